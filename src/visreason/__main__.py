@@ -1,0 +1,5 @@
+import sys
+
+from visreason.cli import main
+
+sys.exit(main())

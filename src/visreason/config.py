@@ -1,0 +1,135 @@
+"""Load and validate `params.yaml`, the single source of truth of the pipeline.
+
+The same file is Snakemake's config and DVC's params. Every command loads it
+through `load_params`, which:
+1. parses the YAML (a syntax error names the line);
+2. validates it against `workflow/schemas/params.schema.yaml` (an invalid or
+   misspelt key is reported with its dotted path);
+3. checks names against the registries (categories, reward designs);
+4. resolves the scale: the section `scales.<scale>` is deep-merged over the
+   top-level settings, so `scale: paper` switches to the study's full scale.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from visreason import VisreasonError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_PARAMS = REPO_ROOT / "params.yaml"
+SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "params.schema.yaml"
+
+
+def _load_yaml(path: Path) -> Any:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise VisreasonError(f"params file not found: {path}") from None
+    except OSError as err:
+        raise VisreasonError(f"cannot read params file {path}: {err.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise VisreasonError(f"{path}:{where}: invalid YAML: {problem}") from None
+
+
+@lru_cache(maxsize=1)
+def load_schema() -> dict:
+    return _load_yaml(SCHEMA_PATH)
+
+
+def _key_path(parts) -> str:
+    return ".".join(str(p) for p in parts) or "<top level>"
+
+
+def validate(params: Any, source: str = "params.yaml") -> None:
+    """Raise VisreasonError naming the first invalid key (by dotted path)."""
+    import jsonschema
+
+    if not isinstance(params, dict):
+        raise VisreasonError(f"{source}: expected a mapping at the top level, got {type(params).__name__}")
+    validator = jsonschema.Draft202012Validator(load_schema())
+    errors = sorted(validator.iter_errors(params), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        err = errors[0]
+        if err.validator == "additionalProperties":
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            key = _key_path([*err.absolute_path, extra[0]]) if extra else _key_path(err.absolute_path)
+            raise VisreasonError(f"{source}: unknown key '{key}'")
+        raise VisreasonError(f"{source}: '{_key_path(err.absolute_path)}': {err.message}")
+    _check_names(params, source)
+
+
+def _check_names(params: dict, source: str) -> None:
+    from visreason.puzzles import CATEGORIES
+    from visreason.rewards import REWARDS
+
+    def check(values, valid, key):
+        for v in values:
+            if v not in valid:
+                raise VisreasonError(f"{source}: '{key}': unknown name '{v}' (valid: {', '.join(sorted(valid))})")
+
+    for scope, section in [("", params), *((f"scales.{k}.", v) for k, v in params.get("scales", {}).items())]:
+        cats = section.get("categories", {})
+        for key in ("in_domain", "out_of_domain"):
+            check(cats.get(key, []), CATEGORIES, f"{scope}categories.{key}")
+        check(section.get("rewards", {}), REWARDS, f"{scope}rewards")
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """A copy of `base` with `override` merged in; nested mappings merge, everything else replaces."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def resolve(params: dict, scale: str | None = None) -> dict:
+    """Apply `scales.<scale>` over the top-level settings; drop the `scales` table."""
+    scale = scale or params["scale"]
+    scales = params.get("scales", {})
+    if scale not in scales:
+        raise VisreasonError(f"params: 'scale': unknown scale '{scale}' (valid: {', '.join(sorted(scales))})")
+    base = {k: v for k, v in params.items() if k != "scales"}
+    resolved = deep_merge(base, scales[scale])
+    resolved["scale"] = scale
+    return resolved
+
+
+def load_params(path: str | Path | None = None, scale: str | None = None) -> dict:
+    """Load, validate and resolve a params file (default: the repository's params.yaml)."""
+    path = Path(path) if path else DEFAULT_PARAMS
+    raw = _load_yaml(path)
+    validate(raw, source=str(path))
+    return resolve(raw, scale)
+
+
+def add_params_argument(parser) -> None:
+    """The `--params` and `--scale` options every stage command shares."""
+    parser.add_argument("--params", default=str(DEFAULT_PARAMS), help="params file (default: %(default)s)")
+    parser.add_argument("--scale", default=None, help="override the file's `scale` (smoke or paper)")
+
+
+def params_from_args(args) -> dict:
+    return load_params(args.params, args.scale)
+
+
+def in_domain(params: dict) -> list[str]:
+    return list(params["categories"]["in_domain"])
+
+
+def all_categories(params: dict) -> list[str]:
+    cats = params["categories"]
+    return [*cats["in_domain"], *cats["out_of_domain"]]
