@@ -1,0 +1,212 @@
+"""Batched text generation for evaluation and captioning.
+
+One interface, three backends:
+- `TransformersBackend`: any local vision-language model through transformers,
+  batched with left padding (a decoder-only model continues from the right end,
+  so pad tokens must sit on the left).
+- `VLLMBackend`: the same model through vLLM, used when vLLM is installed and a
+  GPU is present (`backend: auto`).
+- `visreason.anthropic_client.AnthropicBackend`: a Claude model through the
+  Messages API (`--model claude:<model-id>`).
+
+Every backend takes a list of `Request`s and returns one `Generation` per request,
+in order, with the number of generated tokens and whether the token limit cut it.
+
+    >>> backend = load_backend("results/model/tiny", Sampling(max_new_tokens=64))  # doctest: +SKIP
+    >>> backend.generate([Request("What time is it?", Path("clock.png"))], seed=0)  # doctest: +SKIP
+    [Generation(text='<think>...</think><answer>3:15</answer>', n_tokens=23, truncated=False)]
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from visreason import VisreasonError
+
+BACKENDS = ("auto", "transformers", "vllm")
+API_PREFIX = "claude:"
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # `org/name`; anything else must exist on disk
+
+
+@dataclass(frozen=True)
+class Request:
+    """One prompt: the user instruction and, unless in text mode, an image file."""
+
+    text: str
+    image: Path | None = None
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    n_tokens: int  # generated tokens, without the end-of-sequence token
+    truncated: bool  # stopped by max_new_tokens, not by an end-of-sequence token
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Decoding settings. `temperature == 0` means greedy decoding (the default)."""
+
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+
+    def __post_init__(self):
+        if self.max_new_tokens < 1:
+            raise VisreasonError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.temperature < 0:
+            raise VisreasonError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise VisreasonError(f"top_p must be in (0, 1], got {self.top_p}")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+
+class Backend(Protocol):
+    name: str
+
+    def generate(self, requests: list[Request], seed: int) -> list[Generation]:
+        """One generation per request, in order. `seed` fixes sampling for this call."""
+
+
+def load_image(path: Path):
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except (OSError, ValueError) as err:
+        raise VisreasonError(f"cannot read image {path}: {err}") from None
+
+
+def vllm_available() -> bool:
+    if importlib.util.find_spec("vllm") is None:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def check_model(model: str) -> None:
+    """Fail before any compute when a local model path does not exist."""
+    if model.startswith(API_PREFIX):
+        if not model[len(API_PREFIX) :]:
+            raise VisreasonError(f"model '{model}': missing the model id after '{API_PREFIX}'")
+        return
+    if not Path(model).exists() and not HUB_ID.fullmatch(model):
+        raise VisreasonError(f"model path not found: {model}")
+
+
+def load_backend(model: str, sampling: Sampling, backend: str = "auto", **api_options) -> Backend:
+    """The backend for `model`: a local path (or Hugging Face id), or `claude:<model-id>`.
+
+    `api_options` go to `AnthropicBackend` (cache_dir, concurrency, max_retries).
+    """
+    check_model(model)
+    if model.startswith(API_PREFIX):
+        from visreason.anthropic_client import AnthropicBackend
+
+        return AnthropicBackend(model[len(API_PREFIX) :], sampling, **api_options)
+    if backend not in BACKENDS:
+        raise VisreasonError(f"unknown generation backend '{backend}' (valid: {', '.join(BACKENDS)})")
+    if backend == "vllm" or (backend == "auto" and vllm_available()):
+        if not vllm_available():
+            raise VisreasonError("backend 'vllm' needs the vllm package and a CUDA GPU")
+        return VLLMBackend(model, sampling)
+    return TransformersBackend(model, sampling)
+
+
+class TransformersBackend:
+    """Batched `model.generate` with left padding; greedy unless temperature > 0."""
+
+    name = "transformers"
+
+    def __init__(self, model: str, sampling: Sampling):
+        import torch
+
+        from visreason.models import load_model_and_processor
+
+        self.sampling = sampling
+        self.model, self.processor = load_model_and_processor(model)
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.to(self.device).eval()
+        self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        self.tokenizer.padding_side = "left"
+        eos = self.model.generation_config.eos_token_id
+        eos = eos if isinstance(eos, list) else [eos]
+        self.eos_ids = {int(e) for e in eos if e is not None} | {self.tokenizer.eos_token_id}
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else min(self.eos_ids)
+
+    def prompt_text(self, request: Request) -> str:
+        from visreason.models import build_messages
+
+        messages = build_messages(request.text, with_image=request.image is not None)
+        return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    def generate(self, requests: list[Request], seed: int) -> list[Generation]:
+        import torch
+
+        if not requests:
+            return []
+        texts = [self.prompt_text(r) for r in requests]
+        images = [load_image(r.image) for r in requests if r.image is not None]
+        inputs = self.processor(
+            text=texts, images=images or None, padding=True, padding_side="left", return_tensors="pt"
+        ).to(self.device)
+        s = self.sampling
+        kwargs = {"do_sample": False} if s.greedy else {"do_sample": True, "temperature": s.temperature, "top_p": s.top_p}
+        torch.manual_seed(seed)
+        with torch.inference_mode():
+            out = self.model.generate(
+                **inputs, max_new_tokens=s.max_new_tokens, pad_token_id=self.pad_id, **kwargs
+            )
+        new = out[:, inputs["input_ids"].shape[1] :].tolist()
+        return [self._decode(row) for row in new]
+
+    def _decode(self, row: list[int]) -> Generation:
+        stop = next((i for i, t in enumerate(row) if t in self.eos_ids), None)
+        tokens = row if stop is None else row[:stop]
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        return Generation(text=text, n_tokens=len(tokens), truncated=stop is None)
+
+
+class VLLMBackend:
+    """vLLM offline inference; continuous batching makes the batch size vLLM's business."""
+
+    name = "vllm"
+
+    def __init__(self, model: str, sampling: Sampling):
+        from transformers import AutoProcessor
+        from vllm import LLM
+
+        self.sampling = sampling
+        self.processor = AutoProcessor.from_pretrained(model)
+        self.llm = LLM(model=model, limit_mm_per_prompt={"image": 1}, max_model_len=8192)
+
+    def generate(self, requests: list[Request], seed: int) -> list[Generation]:
+        from vllm import SamplingParams
+
+        from visreason.models import build_messages
+
+        s = self.sampling
+        params = SamplingParams(
+            max_tokens=s.max_new_tokens, temperature=s.temperature, top_p=s.top_p if not s.greedy else 1.0, seed=seed
+        )
+        prompts = []
+        for r in requests:
+            messages = build_messages(r.text, with_image=r.image is not None)
+            prompt = {"prompt": self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)}
+            if r.image is not None:
+                prompt["multi_modal_data"] = {"image": load_image(r.image)}
+            prompts.append(prompt)
+        outs = self.llm.generate(prompts, params, use_tqdm=False)
+        return [
+            Generation(text=o.outputs[0].text, n_tokens=len(o.outputs[0].token_ids), truncated=o.outputs[0].finish_reason == "length")
+            for o in outs
+        ]
