@@ -1,5 +1,730 @@
-"""PLACEHOLDER: being implemented."""
+"""Puzzle datasets: build, load, verify and preview.
+
+A dataset is a folder that `visreason data build` writes atomically:
+
+    records.jsonl                 one JSON record per line (fields: RECORD_FIELDS)
+    images/<category>/<id>.png    generated images (.jpg for released ones, copied byte for byte)
+    manifest.json                 written last: sha256 of every file, per-category counts,
+                                  answer histograms, the parameters used and the source
+
+Three sources give interchangeable records:
+- `generated`: our generators (`visreason.puzzles`), offline, any size;
+- `local`: a folder in the released AlgoPuzzleVQA layout (`data/<category>.json` JSON lines
+  plus `data/images/...`, e.g. ../shared/algopuzzlevqa);
+- `huggingface`: `datasets.load_dataset("declare-lab/AlgoPuzzleVQA", split="data")`, a thin
+  adapter that feeds the same converter as `local`.
+
+Released images are copied byte for byte (no re-encoding: no generation loss, and the
+dataset no longer depends on the source folder or the Hub cache).
+
+Generation is deterministic whatever the number of worker processes: every puzzle draws
+from its own RNG, seeded with a stable hash of (seed, split, category, index, attempt),
+and all choices that depend on other puzzles (deduplication) are made in the main
+process in index order. Generated PNGs are encoded with fixed settings, so the same
+parameters give byte-identical files and manifest.
+
+Balancing: the generators' natural answer distributions can be peaked (a maze asking
+for left turns is often answered 1 or 2). Per category, a pilot sample of
+`data.balance.pilot` states estimates each answer's frequency p(a); a puzzle's draw is
+then accepted with probability min(1, c / p(a)), with c = max(1/K, 5/pilot) for K distinct
+pilot answers. The result has frequencies proportional to min(p(a), c): no answer is
+more common than its share of a uniform distribution, rare answers keep their natural
+rate, and answers seen fewer than 5 times in the pilot (too noisy to trust) are never
+down-weighted, so large answer spaces (clock: 720 times) are left as they are. After
+`data.balance.max_tries` rejected draws the last draw is kept; the manifest counts these
+fallbacks per category.
+
+Deduplication: no two puzzles of a dataset, and no training puzzle and puzzle of the
+`--exclude` dataset, share a state (the canonical JSON of `solution`). A duplicate is
+redrawn with the next attempt number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import io
+import json
+import multiprocessing
+import random
+import re
+from collections import Counter
+from itertools import chain
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from visreason import VisreasonError, __version__
+from visreason.config import add_params_argument, all_categories, params_from_args
+from visreason.files import atomic_dir, atomic_write_bytes, progress, read_json, sha256_bytes, sha256_file, write_json
+
+RECORD_FIELDS = ("id", "category", "image", "question", "options", "answer", "solution", "description", "source", "split")
+RELEASED_FIELDS = ("image", "question", "options", "answer", "solution")
+SPLITS = ("train", "eval")
+RECORDS, MANIFEST = "records.jsonl", "manifest.json"
+TRUSTED_COUNT = 5  # pilot counts below this are noise: such answers are never down-weighted
+MAX_REDRAWS = 50  # rounds of redrawing duplicates before a category's state space is declared too small
+CHUNK = 32  # puzzles per worker task
+
+
+# --------------------------------------------------------------------------- records
+
+
+def stable_seed(*parts: Any) -> int:
+    """A 64-bit seed from `parts`, the same in every process and Python version (unlike hash()).
+
+    >>> stable_seed(0, "train", "clock", 7) == stable_seed(0, "train", "clock", 7)
+    True
+    """
+    return int.from_bytes(hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()[:8], "big")
+
+
+def state_key(category: str, solution: dict) -> str:
+    """The identity of a puzzle state: its category and the canonical JSON of its solution."""
+    return category + ":" + json.dumps(solution, sort_keys=True, separators=(",", ":"))
+
+
+def _check_fields(rec: Any, fields: Iterable[str], where: str) -> None:
+    """Raise VisreasonError naming `where` and the first missing or mistyped field."""
+    if not isinstance(rec, dict):
+        raise VisreasonError(f"{where}: expected a JSON object, got {type(rec).__name__}")
+    for field in fields:
+        if field not in rec:
+            raise VisreasonError(f"{where}: record is missing field '{field}'")
+    for field in ("question", "answer", "image", "id", "category", "description", "source", "split"):
+        if field in rec and not (isinstance(rec[field], str) and rec[field]):
+            raise VisreasonError(f"{where}: field '{field}' must be a non-empty string")
+    options = rec.get("options")
+    if "options" in rec and not (isinstance(options, list) and len(options) >= 2 and all(isinstance(o, str) for o in options)):
+        raise VisreasonError(f"{where}: field 'options' must be a list of at least 2 strings")
+    if "answer" in rec and "options" in rec and rec["answer"] not in options:
+        raise VisreasonError(f"{where}: field 'answer' {rec['answer']!r} is not one of the options {options}")
+
+
+def load_records(data_dir: str | Path, check_images: bool = True) -> list[dict]:
+    """The validated records of a dataset folder written by `visreason data build`.
+
+    Every record must have RECORD_FIELDS, a known category, and an image inside the
+    folder that exists and passes Pillow's integrity check (PNG chunk CRCs); anything
+    else raises VisreasonError naming the line, the record id and the field.
+    """
+    from visreason.puzzles import CATEGORIES
+
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise VisreasonError(f"dataset folder not found: {root}")
+    if not (root / MANIFEST).is_file():
+        raise VisreasonError(f"{root}: no {MANIFEST}, so not a complete dataset (build it with `visreason data build`)")
+    path = root / RECORDS
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise VisreasonError(f"cannot read {path}: {err.strerror}") from None
+    records, ids = [], set()
+    for n, line in enumerate(lines, 1):
+        where = f"{path} line {n}"
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise VisreasonError(f"{where}: invalid JSON: {err.msg}") from None
+        if isinstance(rec, dict) and isinstance(rec.get("id"), str):
+            where += f" (record {rec['id']})"
+        _check_fields(rec, RECORD_FIELDS, where)
+        if rec["category"] not in CATEGORIES:
+            raise VisreasonError(f"{where}: unknown category '{rec['category']}' (valid: {', '.join(CATEGORIES)})")
+        if not isinstance(rec["solution"], dict):
+            raise VisreasonError(f"{where}: field 'solution' must be an object")
+        if rec["id"] in ids:
+            raise VisreasonError(f"{where}: duplicate id '{rec['id']}'")
+        ids.add(rec["id"])
+        image = Path(rec["image"])
+        if image.is_absolute() or ".." in image.parts:
+            raise VisreasonError(f"{where}: field 'image' must be a path inside the dataset folder, got {rec['image']!r}")
+        if check_images:
+            _check_image_file(root / image, where)
+        records.append(rec)
+    if not records:
+        raise VisreasonError(f"{path}: no records")
+    return records
+
+
+def _check_image_file(path: Path, where: str) -> None:
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        raise VisreasonError(f"{where}: image not found: {path}")
+    try:
+        with Image.open(path) as img:
+            img.verify()
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
+        raise VisreasonError(f"{where}: corrupt image {path}: {err}") from None
+
+
+def _write_records(out: Path, records: list[dict]) -> str:
+    text = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in records)
+    (out / RECORDS).write_text(text, encoding="utf-8")
+    return sha256_bytes(text.encode("utf-8"))
+
+
+def _manifest(records: list[dict], files: dict[str, str], split: str, source: str, params: dict, **extra) -> dict:
+    counts, histograms = Counter(), {}
+    for r in records:
+        counts[r["category"]] += 1
+        histograms.setdefault(r["category"], Counter())[r["answer"]] += 1
+    return {
+        "visreason_version": __version__,
+        "split": split,
+        "source": source,
+        "params": params,
+        "num_records": len(records),
+        "counts": dict(counts),
+        "answer_histograms": {c: dict(h) for c, h in histograms.items()},
+        "files": files,
+        **extra,
+    }
+
+
+# --------------------------------------------------------------------------- generation
+
+
+def check_counts(counts: Any, key: str) -> dict[str, int]:
+    """Validate a {category: count} mapping from params; errors name `key.<category>`."""
+    from visreason.puzzles import CATEGORIES
+
+    if not isinstance(counts, dict) or not counts:
+        raise VisreasonError(f"params: '{key}': expected a non-empty mapping of category -> count")
+    for category, n in counts.items():
+        if category not in CATEGORIES:
+            raise VisreasonError(f"params: '{key}.{category}': unknown category '{category}' (valid: {', '.join(CATEGORIES)})")
+        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+            raise VisreasonError(f"params: '{key}.{category}': count must be a positive integer, got {n!r}")
+    return dict(counts)
+
+
+def train_counts(params: dict) -> dict[str, int]:
+    """The {category: count} of the training preset that params select."""
+    train = params["data"]["train"]
+    presets = train.get("presets", {})
+    if train["preset"] not in presets:
+        raise VisreasonError(f"params: 'data.train.preset': unknown preset '{train['preset']}' (valid: {', '.join(presets)})")
+    return check_counts(presets[train["preset"]], f"data.train.presets.{train['preset']}")
+
+
+def eval_counts(params: dict) -> dict[str, int]:
+    """`data.eval.per_category` puzzles of every category in `categories`."""
+    n = params["data"]["eval"]["per_category"]
+    return check_counts({c: n for c in all_categories(params)}, "data.eval.per_category")
+
+
+def acceptance(pilot: Counter, pilot_size: int) -> dict[str, float]:
+    """Per-answer acceptance probabilities that flatten an answer distribution (module docstring).
+
+    >>> acceptance(Counter({"1": 300, "2": 80, "3": 20}), 400)
+    {'1': 0.4444444444444444, '2': 1.0, '3': 1.0}
+    """
+    cap = max(1 / len(pilot), TRUSTED_COUNT / pilot_size)
+    return {a: min(1.0, cap * pilot_size / n) for a, n in pilot.items()}
+
+
+def _pilot_task(task) -> Counter:
+    puzzle, seed, size = task
+    rng = random.Random(stable_seed(seed, "pilot", puzzle.name))
+    answers = Counter()
+    for _ in range(size):
+        solution, question = puzzle.sample(rng)
+        answers[puzzle.solve(solution, question)] += 1
+    return answers
+
+
+def _draw_task(task) -> list[dict]:
+    """Draw the states of a chunk of slots (category, index, attempt); no rendering."""
+    puzzle, accept, seed, split, tries, slots = task
+    out = []
+    for index, attempt in slots:
+        rng = random.Random(stable_seed(seed, split, puzzle.name, index, attempt))
+        for _ in range(tries):
+            solution, question = puzzle.sample(rng)
+            answer = puzzle.solve(solution, question)
+            accepted = rng.random() < accept.get(answer, 1.0)
+            if accepted:
+                break
+        options = puzzle.options(answer, solution, rng)
+        out.append(
+            {
+                "question": question,
+                "options": list(options),
+                "answer": answer,
+                "solution": solution,
+                "description": puzzle.describe(solution),
+                "fallback": not accepted,  # every draw rejected: the last one is kept
+            }
+        )
+    return out
+
+
+def _render_task(task) -> list[str]:
+    """Render a chunk of puzzles into PNG files; return their sha256."""
+    puzzle, size, compress_level, root, items = task
+    hashes = []
+    for rel, solution in items:
+        buf = io.BytesIO()
+        puzzle.render(solution, size).convert("RGB").save(buf, format="PNG", compress_level=compress_level)
+        data = buf.getvalue()
+        (Path(root) / rel).write_bytes(data)
+        hashes.append(sha256_bytes(data))
+    return hashes
+
+
+@contextlib.contextmanager
+def _mapper(workers: int) -> Iterator[Callable]:
+    """An ordered `map(fn, tasks)`: in-process for 1 worker, else a process pool.
+
+    `spawn` keeps workers clean of the parent's threads (MLflow, tqdm), so fork-safety
+    never matters; results come back in task order, so output never depends on timing.
+    """
+    if workers <= 1:
+        yield map
+        return
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        yield lambda fn, tasks: pool.imap(fn, tasks)
+
+
+def _chunks(items: list, size: int = CHUNK) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def generate(
+    counts: dict[str, int],
+    split: str,
+    out: Path,
+    data_params: dict,
+    exclude: set[str] = frozenset(),
+) -> tuple[list[dict], dict[str, str], dict]:
+    """Generate, balance, deduplicate and render `counts` puzzles into folder `out`.
+
+    Returns (records, {relative path: sha256} of the images, per-category statistics).
+    """
+    from visreason.puzzles import CATEGORIES
+
+    seed, size = data_params["seed"], data_params["image_size"]
+    pilot_size, tries = data_params["balance"]["pilot"], data_params["balance"]["max_tries"]
+    puzzles = {c: CATEGORIES[c] for c in counts}
+    with _mapper(data_params["workers"]) as pmap:
+        pilots = list(pmap(_pilot_task, [(p, seed, pilot_size) for p in puzzles.values()]))
+        accept = {c: acceptance(pilot, pilot_size) for c, pilot in zip(puzzles, pilots)}
+
+        attempts = {(c, i): 0 for c, n in counts.items() for i in range(n)}
+        drawn: dict[tuple[str, int], dict] = {}
+        seen, pending, redraws = set(exclude), list(attempts), Counter()
+        for _ in range(MAX_REDRAWS + 1):
+            tasks = [
+                (puzzles[c], accept[c], seed, split, tries, [(i, attempts[c, i]) for _, i in chunk])
+                for c in puzzles
+                for chunk in _chunks([s for s in pending if s[0] == c])
+            ]
+            results = chain.from_iterable(pmap(_draw_task, tasks))
+            order = [s for c in puzzles for s in pending if s[0] == c]
+            retry = []
+            for slot, state in progress(zip(order, results), f"draw {split} puzzles", total=len(order)):
+                key = state_key(slot[0], state["solution"])
+                if key in seen:
+                    attempts[slot] += 1
+                    redraws[slot[0]] += 1
+                    retry.append(slot)
+                else:
+                    seen.add(key)
+                    drawn[slot] = state
+            if not retry:
+                break
+            pending = retry
+        else:
+            category = pending[0][0]
+            raise VisreasonError(
+                f"data: cannot draw {counts[category]} distinct '{category}' puzzles for split '{split}' "
+                f"(still duplicates after {MAX_REDRAWS} redraws): lower its count"
+            )
+
+        records = []
+        for (c, i), state in sorted(drawn.items(), key=lambda kv: (list(puzzles).index(kv[0][0]), kv[0][1])):
+            rid = f"{c}-{split}-{i:05d}"
+            state = dict(state)
+            state.pop("fallback")
+            records.append({"id": rid, "category": c, "image": f"images/{c}/{rid}.png", "source": "generated", "split": split, **state})
+        for c in puzzles:
+            (out / "images" / c).mkdir(parents=True, exist_ok=True)
+        tasks = [
+            (puzzles[chunk[0]["category"]], size, data_params["png_compress_level"], str(out), [(r["image"], r["solution"]) for r in chunk])
+            for c in puzzles
+            for chunk in _chunks([r for r in records if r["category"] == c])
+        ]
+        hashes = list(progress(chain.from_iterable(pmap(_render_task, tasks)), f"render {split} images", total=len(records)))
+    stats = {
+        c: {"fallbacks": sum(s["fallback"] for (cc, _), s in drawn.items() if cc == c), "redraws": redraws[c]}
+        for c in puzzles
+    }
+    return records, {r["image"]: h for r, h in zip(records, hashes)}, stats
+
+
+# --------------------------------------------------------------------------- released data
+
+
+def local_rows(root: str | Path, categories: Iterable[str]) -> Iterator[tuple[str, str, Any, Any]]:
+    """(category, where, raw record, image path) of a folder in the released layout."""
+    data = Path(root) / "data"
+    if not data.is_dir():
+        raise VisreasonError(f"released dataset not found: {data} (expected data/<category>.json and data/images/)")
+    for category in categories:
+        path = data / f"{category}.json"
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as err:
+            raise VisreasonError(f"cannot read {path} (category '{category}'): {err.strerror}") from None
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            where = f"{path} line {n}"
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise VisreasonError(f"{where}: invalid JSON: {err.msg}") from None
+            image = raw.get("image") if isinstance(raw, dict) else None
+            yield category, where, raw, data / image if isinstance(image, str) and image else None
+
+
+def huggingface_rows(name: str, split: str, categories: Iterable[str]) -> Iterator[tuple[str, str, Any, Any]]:
+    """(category, where, raw record, image bytes) of the Hub copy of AlgoPuzzleVQA.
+
+    Its single split holds the 1,800 released records of 18 categories with columns
+    `image`, `question`, `options`, `answer` and `solution` (a JSON string: the
+    per-category dicts cannot share an Arrow struct). A row's category is its `category`
+    column where there is one, else the one category among `categories` whose exact
+    solver reproduces the row's answer; rows of other categories are skipped.
+    """
+    try:
+        import datasets
+
+        ds = datasets.load_dataset(name, split=split)
+    except Exception as err:  # noqa: BLE001 - offline, missing, renamed: all end the same way
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise VisreasonError(
+            f"cannot load Hugging Face dataset '{name}' (split '{split}'): {reason}; "
+            "offline? set data.eval.source: local (a released-layout folder) or generated"
+        ) from None
+    if "image" in ds.column_names:
+        ds = ds.cast_column("image", datasets.Image(decode=False))
+    wanted = list(categories)
+    for n, row in enumerate(ds):
+        where = f"{name}[{split}] row {n}"
+        if isinstance(row.get("solution"), str):
+            try:
+                row["solution"] = json.loads(row["solution"])
+            except json.JSONDecodeError as err:
+                raise VisreasonError(f"{where}: field 'solution' is not valid JSON: {err.msg}") from None
+        category = row.get("category") or _solver_category(row, wanted)
+        if category not in wanted:
+            continue
+        image = row.get("image") or {}
+        data = image.get("bytes") or (Path(image["path"]).read_bytes() if image.get("path") else None)
+        yield category, f"{where} ({category})", {**row, "image": image.get("path") or "<embedded>"}, data
+
+
+def _solver_category(row: dict, candidates: list[str]) -> str | None:
+    from visreason.puzzles import CATEGORIES
+
+    matches = []
+    for c in candidates:
+        try:
+            if CATEGORIES[c].solve(row.get("solution"), row.get("question", "")) == row.get("answer"):
+                matches.append(c)
+        except Exception:  # noqa: BLE001 - another category's state: its solver cannot read it
+            continue
+    return matches[0] if len(matches) == 1 else None
+
+
+def convert_released(rows: Iterable[tuple[str, str, Any, Any]], out: Path, split: str) -> tuple[list[dict], dict[str, str]]:
+    """Released records -> our records in `out`, ids `<category>-<index:04d>`, images copied.
+
+    Each row is (category, where, raw record, image path or bytes); a bad row raises
+    VisreasonError naming `where` (file and line, or Hub row) and the field.
+    """
+    from visreason.puzzles import CATEGORIES
+
+    records, files, index = [], {}, Counter()
+    for category, where, raw, image in rows:
+        if category not in CATEGORIES:
+            raise VisreasonError(f"{where}: unknown category '{category}' (valid: {', '.join(CATEGORIES)})")
+        _check_fields(raw, RELEASED_FIELDS, where)
+        if not isinstance(raw["solution"], dict):
+            raise VisreasonError(f"{where}: field 'solution' must be an object")
+        data, ext = _read_image(image, where)
+        rid = f"{category}-{index[category]:04d}"
+        index[category] += 1
+        try:
+            description = CATEGORIES[category].describe(raw["solution"])
+        except (KeyError, TypeError, ValueError, IndexError) as err:
+            raise VisreasonError(f"{where}: cannot describe its solution: {err}") from None
+        rel = f"images/{category}/{rid}{ext}"
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(data)
+        files[rel] = sha256_bytes(data)
+        records.append(
+            {
+                "id": rid,
+                "category": category,
+                "image": rel,
+                "question": raw["question"],
+                "options": list(raw["options"]),
+                "answer": raw["answer"],
+                "solution": raw["solution"],
+                "description": description,
+                "source": "algopuzzlevqa",
+                "split": split,
+            }
+        )
+    return records, files
+
+
+def _read_image(image: Path | bytes | None, where: str) -> tuple[bytes, str]:
+    """The image's bytes (fully decoded once to prove they are sound) and its extension."""
+    from PIL import Image, UnidentifiedImageError
+
+    if image is None:
+        raise VisreasonError(f"{where}: field 'image' has no image")
+    if isinstance(image, Path):
+        if not image.is_file():
+            raise VisreasonError(f"{where}: image not found: {image}")
+        image = image.read_bytes()
+    try:
+        with Image.open(io.BytesIO(image)) as img:
+            img.load()
+            fmt = img.format
+            if fmt not in ("PNG", "JPEG"):
+                buf = io.BytesIO()
+                img.convert("RGB").save(buf, format="PNG")
+                return buf.getvalue(), ".png"
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
+        raise VisreasonError(f"{where}: corrupt image: {err}") from None
+    return image, ".png" if fmt == "PNG" else ".jpg"
+
+
+# --------------------------------------------------------------------------- build / verify
+
+
+def build_dataset(params: dict, split: str, out: str | Path, exclude: str | Path | None = None) -> dict:
+    """Build the `split` dataset that params ask for into `out` (atomically); return its manifest."""
+    if split not in SPLITS:
+        raise VisreasonError(f"unknown split '{split}' (valid: {', '.join(SPLITS)})")
+    data = params["data"]
+    excluded, extra = set(), {}
+    if exclude is not None:
+        records = load_records(exclude, check_images=False)
+        excluded = {state_key(r["category"], r["solution"]) for r in records}
+        extra["excluded"] = {"records": len(records), "manifest_sha256": sha256_file(Path(exclude) / MANIFEST)}
+    source = "generated" if split == "train" else data["eval"]["source"]
+    if source == "generated":
+        counts = train_counts(params) if split == "train" else eval_counts(params)
+        used = {k: data[k] for k in ("seed", "image_size", "png_compress_level", "balance")} | {"counts": counts}
+    elif source == "local":
+        used = {"local_path": data["eval"]["local_path"], "categories": all_categories(params)}
+    else:
+        used = {"hf_dataset": data["eval"]["hf_dataset"], "hf_split": data["eval"]["hf_split"], "categories": all_categories(params)}
+    with atomic_dir(out) as tmp:
+        if source == "generated":
+            records, files, stats = generate(counts, split, tmp, data, excluded)
+            extra["balance"] = stats
+        else:
+            if source == "local":
+                rows = local_rows(data["eval"]["local_path"], all_categories(params))
+            else:
+                rows = huggingface_rows(data["eval"]["hf_dataset"], data["eval"]["hf_split"], all_categories(params))
+            records, files = convert_released(progress(rows, f"convert {source} records"), tmp, split)
+            _check_released_counts(records, all_categories(params), source)
+            overlap = sum(state_key(r["category"], r["solution"]) in excluded for r in records)
+            if overlap:
+                raise VisreasonError(f"data: {overlap} {source} records share their state with the --exclude dataset")
+        files[RECORDS] = _write_records(tmp, records)
+        manifest = _manifest(records, files, split, source, used, **extra)
+        write_json(tmp / MANIFEST, manifest)
+    return manifest
+
+
+def _check_released_counts(records: list[dict], categories: list[str], source: str) -> None:
+    found = Counter(r["category"] for r in records)
+    missing = [c for c in categories if not found[c]]
+    if missing:
+        raise VisreasonError(f"data: the {source} evaluation source has no records of category '{missing[0]}'")
+
+
+def verify_dataset(data_dir: str | Path) -> dict:
+    """Re-hash every file against the manifest and re-solve every record.
+
+    Returns {"records": n, "files": n}; any problem raises one VisreasonError that
+    counts the problems and names the first.
+    """
+    from visreason.puzzles import CATEGORIES
+
+    root = Path(data_dir)
+    records = load_records(root)
+    manifest = read_json(root / MANIFEST)
+    problems = []
+    on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {MANIFEST}
+    listed = manifest.get("files", {})
+    problems += [f"file {f} is in the manifest but missing" for f in sorted(set(listed) - on_disk)]
+    problems += [f"file {f} is not in the manifest" for f in sorted(on_disk - set(listed))]
+    for rel in progress(sorted(on_disk & set(listed)), "hash files"):
+        if sha256_file(root / rel) != listed[rel]:
+            problems.append(f"file {rel}: sha256 differs from the manifest")
+    counts = dict(Counter(r["category"] for r in records))
+    if counts != manifest.get("counts"):
+        problems.append(f"per-category counts {counts} differ from the manifest's {manifest.get('counts')}")
+    for r in progress(records, "re-solve records"):
+        try:
+            solved = CATEGORIES[r["category"]].solve(r["solution"], r["question"])
+        except (KeyError, TypeError, ValueError, IndexError) as err:
+            problems.append(f"record {r['id']}: solver failed: {err}")
+            continue
+        if solved != r["answer"]:
+            problems.append(f"record {r['id']}: solver gives {solved!r}, record says {r['answer']!r}")
+    if problems:
+        raise VisreasonError(f"{root}: {len(problems)} problem(s); first: {problems[0]}")
+    return {"records": len(records), "files": len(listed)}
+
+
+# --------------------------------------------------------------------------- preview
+
+
+def _wrap(text: str, font, width: int) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        candidate = f"{line} {word}".strip()
+        if line and font.getlength(candidate) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+    return lines + [line] if line else lines
+
+
+def _shorten(lines: list[str], limit: int, head: int = 3) -> list[str]:
+    """Keep the first `head` lines (the setting) and the last ones (the actual question)."""
+    if len(lines) <= limit:
+        return lines
+    return lines[:head] + ["[...]"] + lines[len(lines) - (limit - head - 1) :]
+
+
+def preview(data_dir: str | Path, out: str | Path, per_category: int = 3, tile: int = 320) -> Path:
+    """Write a PNG contact sheet: one row per category, `per_category` puzzles each, every
+    tile showing the image, the question (wrapped; long ones keep their first and last
+    lines) and the answer."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    if per_category < 1:
+        raise VisreasonError(f"--per-category must be at least 1, got {per_category}")
+    groups: dict[str, list[dict]] = {}
+    for r in load_records(data_dir):
+        if len(groups.setdefault(r["category"], [])) < per_category:
+            groups[r["category"]].append(r)
+    body, bold = ImageFont.load_default(13), ImageFont.load_default(16)
+    line_h, pad, label_w, max_lines = 17, 12, 150, 12
+    text_h = line_h * (max_lines + 3)
+    width = label_w + per_category * (tile + pad) + pad
+    height = pad + len(groups) * (tile + text_h + pad)
+    sheet = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(sheet)
+    for row, (category, records) in enumerate(groups.items()):
+        y = pad + row * (tile + text_h + pad)
+        draw.text((pad, y + tile // 2), category, fill="black", font=bold)
+        for col, r in enumerate(records):
+            x = label_w + col * (tile + pad)
+            with Image.open(Path(data_dir) / r["image"]) as img:
+                thumb = img.convert("RGB")
+            thumb.thumbnail((tile, tile))
+            sheet.paste(thumb, (x + (tile - thumb.width) // 2, y + (tile - thumb.height) // 2))
+            draw.rectangle((x, y, x + tile, y + tile), outline="#bbbbbb")
+            ty = y + tile + 4
+            draw.text((x, ty), r["id"], fill="#555555", font=body)
+            question = _shorten(_wrap(re.sub(r"\s+", " ", r["question"]), body, tile), max_lines)
+            for i, line in enumerate(question, 1):
+                draw.text((x, ty + i * line_h), line, fill="black", font=body)
+            answer = _wrap(f"Answer: {r['answer']}", bold, tile)[:1]
+            draw.text((x, ty + (len(question) + 1) * line_h + 2), answer[0], fill="#b00020", font=bold)
+        if row:
+            draw.line((0, y - pad // 2, width, y - pad // 2), fill="#dddddd")
+    buf = io.BytesIO()
+    sheet.save(buf, format="PNG", compress_level=6)
+    return atomic_write_bytes(out, buf.getvalue())
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    import mlflow
+
+    from visreason import tracking
+
+    params = params_from_args(args)
+    if args.exclude is not None and not Path(args.exclude).is_dir():
+        raise VisreasonError(f"--exclude: dataset folder not found: {args.exclude}")
+    inputs = {"exclude": args.exclude} if args.exclude else {}
+    tags = {"seed": params["data"]["seed"], "split": args.split}
+    with tracking.start_run(params, "data", run_name=f"data-{args.split}", inputs=inputs, tags=tags):
+        manifest = build_dataset(params, args.split, args.out, args.exclude)
+        mlflow.log_metrics({"num_records": manifest["num_records"], **{f"count.{c}": n for c, n in manifest["counts"].items()}})
+        for c, stats in manifest.get("balance", {}).items():
+            mlflow.log_metrics({f"fallbacks.{c}": stats["fallbacks"], f"redraws.{c}": stats["redraws"]})
+        mlflow.log_dict(manifest["answer_histograms"], "answer_histograms.json")
+    print(f"wrote {manifest['num_records']} {args.split} records ({manifest['source']}) to {args.out}")
+    return 0
+
+
+def _cmd_preview(args: argparse.Namespace) -> int:
+    path = preview(args.data, args.out, args.per_category)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    result = verify_dataset(args.data)
+    print(f"{args.data}: {result['records']} records and {result['files']} files verified")
+    return 0
 
 
 def add_cli(sub) -> None:
-    sub.add_parser("data", help="(not implemented yet)")
+    parser = sub.add_parser(
+        "data",
+        help="build, preview and verify puzzle datasets",
+        description="Build puzzle datasets (generated, released folder or Hugging Face), preview and verify them.",
+    )
+    actions = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+
+    build = actions.add_parser(
+        "build",
+        help="build the training or evaluation set that params.yaml asks for",
+        description="Build a dataset folder atomically (records.jsonl, images/, manifest.json last) from params.yaml `data`.",
+    )
+    build.add_argument("--split", required=True, choices=SPLITS, help="train (data.train.preset) or eval (data.eval.source)")
+    build.add_argument("--out", required=True, type=Path, help="dataset folder to write (replaced only when complete)")
+    build.add_argument("--exclude", type=Path, default=None, help="dataset whose puzzle states the new one must not contain (the eval set)")
+    add_params_argument(build)
+    build.set_defaults(func=_cmd_build)
+
+    show = actions.add_parser(
+        "preview",
+        help="write a PNG contact sheet of a dataset",
+        description="Write a PNG contact sheet: N puzzles per category with their question and answer.",
+    )
+    show.add_argument("--data", required=True, type=Path, help="dataset folder")
+    show.add_argument("--out", required=True, type=Path, help="PNG file to write")
+    show.add_argument("--per-category", type=int, default=3, help="puzzles per category (default: %(default)s)")
+    add_params_argument(show)  # accepted for a uniform command line; the sheet reads only the dataset
+    show.set_defaults(func=_cmd_preview)
+
+    check = actions.add_parser(
+        "verify",
+        help="re-hash a dataset against its manifest and re-solve every record",
+        description="Check every file's sha256 against manifest.json and every answer against the exact solver.",
+    )
+    check.add_argument("--data", required=True, type=Path, help="dataset folder")
+    add_params_argument(check)  # accepted for a uniform command line; verification reads only the dataset
+    check.set_defaults(func=_cmd_verify)
