@@ -1,25 +1,209 @@
-"""PLACEHOLDER: being implemented (see issue #2)."""
+"""Number slide: an n x n sliding-tile board (0 is the open position) and one of three questions.
 
-from visreason.puzzles.base import Puzzle
+A move slides the *open position* one square left, right, up or down (the tile there
+takes its place). The released records ask, after exactly N moves:
+
+1. "How many unique final board positions can you reach?": all N-move sequences,
+   moving back allowed, counted by distinct final grid;
+2. "What is the maximum|minimum sum that you can achieve across the top|bottom|left|right
+   most row|column in the final board position?": over those same final grids, the open
+   position counting 0;
+3. "... moving in the following sequence: up, left. What is the maximum number|minimum
+   number|sum of numbers in|of the row|column which now has the open position?": after
+   that one sequence, over the tiles of that line (the open position is not a number).
+
+All three were checked against the 100 released records.
+
+>>> p = NumberSlide()
+>>> sol = {"starting_grid": [[1, 2, 3], [4, 5, 6], [7, 8, 0]], "total_moves": 1}
+>>> p.solve(sol, "... perform exactly 1 move. How many unique final board positions can you reach?")
+'2'
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+
+from PIL import Image, ImageDraw
+
+from visreason.puzzles.base import Puzzle, PuzzleError, font, integer_options, require_keys, require_size
+
+# Direction of the open position -> (row step, column step). The order is the one the
+# released `path_track` keys enumerate in.
+DIRECTIONS = {"left": (0, -1), "right": (0, 1), "up": (-1, 0), "down": (1, 0)}
+
+QUESTION_PREFIX = (
+    "The board shown in the image is a sliding puzzle of {n} * {n} tile dimensions. It has {tiles} numbered tiles "
+    "and one unoccupied (open) position. Tiles in the same row or column of the open position can be moved by "
+    "sliding them horizontally or vertically, respectively. All tiles always stay and move inside the red boundary "
+    "wall, as shown in the image. A move is defined as moving the open position by one tile unit in any available "
+    "direction. You start from the board position shown in the image and perform exactly {moves} {move_word}"
+)
+UNIQUE_Q = ". How many unique final board positions can you reach?"
+SUM_Q = ". What is the {extreme} sum that you can achieve across the {side} most {line} in the final board position?"
+SEQUENCE_Q = " such that the open position is seen moving in the following sequence: {seq}. What is the {stat} the {line} which now has the open position?"
+SIDES = {"top": "row", "bottom": "row", "left": "column", "right": "column"}
+SEQUENCE_STATS = ("maximum number in", "minimum number in", "sum of numbers of")
+
+MOVES_RE = re.compile(r"perform exactly (\d+) moves?\b")
+UNIQUE_RE = re.compile(r"how many unique final board positions")
+SUM_RE = re.compile(r"what is the (maximum|minimum) sum that you can achieve across the (top|bottom|left|right) most (row|column)")
+SEQUENCE_RE = re.compile(
+    r"following sequence: ((?:left|right|up|down)(?:, (?:left|right|up|down))*)\. "
+    r"what is the (maximum number in|minimum number in|sum of numbers of) the (row|column) which now has the open position"
+)
+
+Grid = list[list[int]]
+
+
+def parse_grid(solution: dict) -> Grid:
+    """The validated `starting_grid`: square, a permutation of 0..n*n-1."""
+    require_keys(solution, ["starting_grid"], "number_slide")
+    grid = solution["starting_grid"]
+    n = len(grid) if isinstance(grid, list) else 0
+    if n < 2 or any(not isinstance(row, list) or len(row) != n for row in grid):
+        raise PuzzleError(f"number_slide: 'starting_grid' must be a square list of lists, got {grid!r}")
+    if sorted(v for row in grid for v in row) != list(range(n * n)):
+        raise PuzzleError(f"number_slide: 'starting_grid' must hold 0..{n * n - 1} once each, got {grid!r}")
+    return [list(row) for row in grid]
+
+
+def open_position(grid: Grid) -> tuple[int, int]:
+    return next((r, c) for r, row in enumerate(grid) for c, v in enumerate(row) if v == 0)
+
+
+def slide(grid: Grid, direction: str) -> Grid | None:
+    """The grid after moving the open position one step, or None at the wall."""
+    r, c = open_position(grid)
+    dr, dc = DIRECTIONS[direction]
+    rr, cc = r + dr, c + dc
+    if not (0 <= rr < len(grid) and 0 <= cc < len(grid)):
+        return None
+    out = [list(row) for row in grid]
+    out[r][c], out[rr][cc] = out[rr][cc], 0
+    return out
+
+
+def all_paths(grid: Grid, moves: int) -> list[tuple[tuple[str, ...], Grid]]:
+    """Every legal sequence of exactly `moves` moves (moving back allowed) with its final grid."""
+    if moves == 0:
+        return [((), grid)]
+    out = []
+    for d in DIRECTIONS:
+        nxt = slide(grid, d)
+        if nxt is not None:
+            out += [((d, *rest), final) for rest, final in all_paths(nxt, moves - 1)]
+    return out
+
+
+def line_values(grid: Grid, side: str) -> list[int]:
+    return {
+        "top": grid[0],
+        "bottom": grid[-1],
+        "left": [row[0] for row in grid],
+        "right": [row[-1] for row in grid],
+    }[side]
 
 
 class NumberSlide(Puzzle):
     name = "number_slide"
 
-    def solve(self, solution, question):
-        raise NotImplementedError
+    def solve(self, solution: dict, question: str) -> str:
+        grid = parse_grid(solution)
+        q = " ".join(question.lower().split())
+        found = MOVES_RE.search(q)
+        if not found:
+            raise PuzzleError(f"number_slide: question does not say 'perform exactly N moves': {question!r}")
+        moves = int(found.group(1))
+        if "total_moves" in solution and solution["total_moves"] != moves:
+            raise PuzzleError(f"number_slide: question says {moves} moves but 'total_moves' is {solution['total_moves']}")
+        if m := SEQUENCE_RE.search(q):
+            seq = m.group(1).split(", ")
+            if len(seq) != moves:
+                raise PuzzleError(f"number_slide: question lists {len(seq)} moves but says exactly {moves}: {question!r}")
+            for d in seq:
+                nxt = slide(grid, d)
+                if nxt is None:
+                    raise PuzzleError(f"number_slide: move sequence {m.group(1)!r} runs into the wall")
+                grid = nxt
+            r, c = open_position(grid)
+            line = grid[r] if m.group(3) == "row" else [row[c] for row in grid]
+            tiles = [v for v in line if v != 0]
+            stat = m.group(2)
+            return str(max(tiles) if stat.startswith("maximum") else min(tiles) if stat.startswith("minimum") else sum(tiles))
+        finals = [final for _, final in all_paths(grid, moves)]
+        if UNIQUE_RE.search(q):
+            return str(len({json.dumps(f) for f in finals}))
+        if m := SUM_RE.search(q):
+            extreme, side, line = m.groups()
+            if SIDES[side] != line:
+                raise PuzzleError(f"number_slide: question asks for the {side} most {line}: no such line")
+            sums = [sum(line_values(f, side)) for f in finals]
+            return str(max(sums) if extreme == "maximum" else min(sums))
+        raise PuzzleError(f"number_slide: question asks for no quantity this solver knows: {question!r}")
 
-    def describe(self, solution):
-        raise NotImplementedError
+    def describe(self, solution: dict) -> str:
+        grid = parse_grid(solution)
+        n = len(grid)
+        lines = [f"A {n} x {n} sliding puzzle board, rows listed from top to bottom (0 marks the open position):"]
+        return "\n".join(lines + self.facts(solution))
 
-    def facts(self, solution):
-        raise NotImplementedError
+    def facts(self, solution: dict) -> list[str]:
+        return [f"row {i + 1}: " + " ".join(map(str, row)) for i, row in enumerate(parse_grid(solution))]
 
-    def sample(self, rng):
-        raise NotImplementedError
+    def sample(self, rng: random.Random) -> tuple[dict, str]:
+        n = rng.choices((3, 4, 5), weights=(25, 47, 28))[0]
+        cells = list(range(n * n))
+        rng.shuffle(cells)
+        grid = [cells[i * n : (i + 1) * n] for i in range(n)]
+        kind = rng.choices(("unique", "sum", "sequence"), weights=(30, 35, 35))[0]
+        moves = rng.randint(2, 4) if kind == "sequence" else rng.randint(1, 3 if kind == "unique" else 4)
+        paths = all_paths(grid, moves)
+        solution = {
+            "starting_grid": grid,
+            "total_moves": moves,
+            "path_track": {", ".join(p): final for p, final in paths},
+            "possible_states": [final for _, final in paths],
+            "unique_positions": len({json.dumps(final) for _, final in paths}),
+        }
+        prefix = QUESTION_PREFIX.format(n=n, tiles=n * n - 1, moves=moves, move_word="move" if moves == 1 else "moves")
+        if kind == "unique":
+            question = prefix + UNIQUE_Q
+        elif kind == "sum":
+            side = rng.choice(list(SIDES))
+            question = prefix + SUM_Q.format(extreme=rng.choice(("maximum", "minimum")), side=side, line=SIDES[side])
+        else:
+            seq = rng.choice(paths)[0]
+            question = prefix + SEQUENCE_Q.format(
+                seq=", ".join(seq), stat=rng.choice(SEQUENCE_STATS), line=rng.choice(("row", "column"))
+            )
+        return solution, question
 
-    def render(self, solution, size):
-        raise NotImplementedError
+    def render(self, solution: dict, size: int) -> Image.Image:
+        require_size(size, self.name)
+        grid = parse_grid(solution)
+        n = len(grid)
+        img = Image.new("RGB", (size, size), "white")
+        draw = ImageDraw.Draw(img)
+        margin = round(size * 0.035)
+        draw.rectangle((margin, margin, size - margin, size - margin), outline=(220, 30, 30), width=max(1, size // 300))
+        inner = size - 2 * margin
+        cell = inner / n
+        pad = max(2, round(cell * 0.03))
+        text_font = font(round(cell * 0.38))
+        for r, row in enumerate(grid):
+            for c, v in enumerate(row):
+                if v == 0:
+                    continue
+                x0, y0 = margin + c * cell + pad, margin + r * cell + pad
+                x1, y1 = margin + (c + 1) * cell - pad, margin + (r + 1) * cell - pad
+                draw.rounded_rectangle((x0, y0, x1, y1), radius=cell * 0.08, fill="white", outline=(110, 110, 110), width=1)
+                draw.text(((x0 + x1) / 2, (y0 + y1) / 2), str(v), fill="black", font=text_font, anchor="mm")
+        return img
 
-    def options(self, answer, solution, rng):
-        raise NotImplementedError
+    def options(self, answer: str, solution: dict, rng: random.Random) -> list[str]:
+        gold = int(answer)
+        return integer_options(answer, rng, 1, max(gold + 10, 12))
+
