@@ -1,8 +1,510 @@
-"""PLACEHOLDER: being implemented."""
+"""The six reward designs of the study, the one answer scorer, and their prompts.
+
+A completion is parsed once into a `Parsed` record (a score per reasoning tag,
+the answer); every design is then a weighted sum of *terms* read off that record:
+
+| design          | terms and weights                                                        |
+|-----------------|--------------------------------------------------------------------------|
+| `vanilla`       | think 0.1, accuracy 0.9                                                  |
+| `only_accuracy` | accuracy 1.0                                                             |
+| `mixture`       | image_description 0.06, think 0.06, rethink 0.08, accuracy 0.80          |
+| `continuous`    | image_description 0.06, think 0.06, rethink 0.08, partial_credit 0.80    |
+| `visual_fusion` | think 0.1, visual 0.1, accuracy 0.8                                      |
+| `no_accuracy`   | image_description 0.3, think 0.3, rethink 0.3, answer_present 0.1        |
+
+Definitions (issue 3), implemented exactly:
+- A block runs from an opening tag to the first closing tag of the same name after
+  it; blocks are found left to right. Tags match literally (case-sensitive).
+- A tag's content is its first block, verbatim (nested markup included). `<visual>`
+  is every `<visual>` block inside the first `<think>` block, joined by line breaks.
+- Tag score = tanh(U) - tanh(D) over the content's sentences (see `sentences`),
+  U = distinct sentences after lower-casing and collapsing whitespace, D = the
+  repeats. A missing tag scores 0.
+- The answer is the stripped content of the one `<answer>` block; zero or several
+  blocks give no answer (every answer term is 0).
+- `score_answer` (exact, also used by evaluation) and `partial_credit` (Continuous).
+
+A new design is one weight table in `WEIGHTS`, one small function and one line in
+`REWARDS`; a new term is one function in `TERMS`. No function here raises on any
+completion: None, unicode, huge, unclosed or nested tags all score.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Callable, NamedTuple
+
+from visreason import VisreasonError
+
+# -- Parsing --------------------------------------------------------------------
+
+DESCRIPTION, THINK, RETHINK, VISUAL, ANSWER = "image description", "think", "rethink", "visual", "answer"
+
+# A sentence ends after . ! ? followed by whitespace (or the end: nothing to split),
+# and at every line break (the boundaries of str.splitlines).
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def blocks(text: str, tag: str, limit: int | None = None) -> list[str]:
+    """The contents of the `<tag>` blocks of `text`, left to right (at most `limit`).
+
+    >>> blocks("<t>a</t> <t>b <t>c</t> d</t> <t>e", "t")
+    ['a', 'b <t>c']
+    """
+    opening, closing = f"<{tag}>", f"</{tag}>"
+    found: list[str] = []
+    pos = 0
+    while limit is None or len(found) < limit:
+        start = text.find(opening, pos)
+        if start < 0:
+            break
+        start += len(opening)
+        end = text.find(closing, start)
+        if end < 0:
+            break
+        found.append(text[start:end])
+        pos = end + len(closing)
+    return found
+
+
+def sentences(text: str) -> list[str]:
+    """Split at . ! ? followed by whitespace, and at line breaks; strip; drop empties.
+
+    >>> sentences("Pi is 3.14. Really?  Yes!\\nno stop here")
+    ['Pi is 3.14.', 'Really?', 'Yes!', 'no stop here']
+    """
+    return [s for s in (piece.strip() for piece in _SENTENCE_BREAK.split(text)) if s]
+
+
+def tag_score(content: str | None) -> float:
+    """tanh(U) - tanh(D): U distinct sentences, D repeats; a missing tag (None) scores 0.
+
+    >>> round(tag_score("One.  ONE. Two!"), 4)  # U = 2, D = 1
+    0.2024
+    """
+    if content is None:
+        return 0.0
+    # Same keys as normalising each of `sentences(content)`, in C-level string calls:
+    # per line, collapse whitespace; a sentence then ends at ". ", "! " or "? ".
+    n = 0
+    distinct: set[str] = set()
+    for line in content.lower().splitlines():
+        line = " ".join(line.split())
+        if line:
+            keys = line.replace(". ", ".\n").replace("! ", "!\n").replace("? ", "?\n").split("\n")
+            n += len(keys)
+            distinct.update(keys)
+    unique = len(distinct)
+    return math.tanh(unique) - math.tanh(n - unique)
+
+
+class Parsed(NamedTuple):
+    """One completion, parsed once: what every reward term reads."""
+
+    image_description: float  # tag scores
+    think: float
+    rethink: float
+    visual: float
+    answer: str | None  # stripped content of the single <answer> block, else None
+
+
+def _first(text: str, tag: str) -> str | None:
+    found = blocks(text, tag, limit=1)
+    return found[0] if found else None
+
+
+def parse(text: str) -> Parsed:
+    """Parse a completion's text once.
+
+    >>> p = parse("<think>Look. <visual>Hand at 4.</visual></think><answer> 4:23 </answer>")
+    >>> p.answer, round(p.think, 3), round(p.visual, 3), p.rethink
+    ('4:23', 0.964, 0.762, 0.0)
+    """
+    think = _first(text, THINK)
+    visual = "\n".join(blocks(think, VISUAL)) if think is not None and f"<{VISUAL}>" in think else None
+    return Parsed(
+        image_description=tag_score(_first(text, DESCRIPTION)),
+        think=tag_score(think),
+        rethink=tag_score(_first(text, RETHINK)),
+        visual=tag_score(visual),
+        answer=extract_answer(text),
+    )
+
+
+def extract_answer(text: Any) -> str | None:
+    """The stripped content of the `<answer>` block; None unless there is exactly one.
+
+    >>> extract_answer("<answer> 5 </answer>"), extract_answer("<answer>5</answer><answer>6</answer>")
+    ('5', None)
+    """
+    if not isinstance(text, str):
+        return None
+    found = blocks(text, ANSWER, limit=2)
+    return found[0].strip() if len(found) == 1 else None
+
+
+def completion_text(completion: Any) -> str:
+    """The text of a completion: a string, or chat messages `[{"role": "assistant", "content": ...}]`.
+
+    Content may be a string or a list of parts (`{"type": "text", "text": ...}`);
+    the assistant messages are joined by line breaks. Anything else is "".
+
+    >>> completion_text([{"role": "assistant", "content": [{"type": "text", "text": "hi"}]}])
+    'hi'
+    """
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, dict):
+        completion = [completion]
+    if not isinstance(completion, (list, tuple)):
+        return ""
+    texts = []
+    for message in completion:
+        if not isinstance(message, dict) or message.get("role", "assistant") != "assistant":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, (list, tuple)):
+            for part in content:
+                if isinstance(part, str):
+                    texts.append(part)
+                elif isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+                    texts.append(part["text"])
+    return "\n".join(texts)
+
+
+# -- The answer scorer ------------------------------------------------------------
+
+_CLOCK = re.compile(r"(?<![0-9])([0-9]{1,2}):([0-9]{2})(?![0-9])")
+_DIGITS = re.compile(r"[0-9]+")
+_MAX_INT_DIGITS = 4000  # below Python's int/str conversion limit (4300)
+
+
+def _clock(text: str) -> tuple[int, int] | None:
+    match = _CLOCK.search(text)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def _twelve_is_zero(time: tuple[int, int]) -> tuple[int, int]:
+    return (0 if time[0] == 12 else time[0], time[1])
+
+
+def _is_integer(gold: str) -> bool:
+    return _DIGITS.fullmatch(gold.strip()) is not None
+
+
+def _plain(text: str) -> str:
+    text = text.strip()
+    return text[:-1].strip().casefold() if text.endswith(".") else text.casefold()
+
+
+def _integers(pred: str, gold: str) -> tuple[str, str] | None:
+    """The first digit run of `pred` and the gold digits, without leading zeros."""
+    match = _DIGITS.search(pred)
+    if not match:
+        return None
+    return match[0].lstrip("0") or "0", gold.strip().lstrip("0") or "0"
+
+
+def score_answer(pred: str | None, gold: str | None, category: str | None) -> float:
+    """Exact accuracy, 1.0 or 0.0: the one scorer of rewards and evaluation.
+
+    - category `clock`: the first H:MM of each string (1-2 digits, colon, 2 digits); hour 12 = hour 0;
+    - gold a run of digits: the first run of digits of the prediction, as an integer;
+    - otherwise: case-insensitive, after stripping whitespace and one trailing period.
+    A gold answer that does not parse scores 0.
+
+    >>> score_answer("It is 12:05 now", "0:05", "clock"), score_answer("7 moves", "07", "maze")
+    (1.0, 1.0)
+    >>> score_answer("Left.", "left", "other"), score_answer(None, "4", "maze")
+    (1.0, 0.0)
+    """
+    if not isinstance(pred, str) or not isinstance(gold, str):
+        return 0.0
+    if category == "clock":
+        want, got = _clock(gold), _clock(pred)
+        if want is None or got is None:
+            return 0.0
+        return float(_twelve_is_zero(want) == _twelve_is_zero(got))
+    if _is_integer(gold):
+        pair = _integers(pred, gold)
+        return float(pair is not None and pair[0] == pair[1])
+    want = _plain(gold)
+    return float(bool(want) and _plain(pred) == want)
+
+
+def _circular(a: int, b: int, period: int) -> int:
+    d = abs(a % period - b % period)
+    return min(d, period - d)
+
+
+def partial_credit(pred: str | None, gold: str | None, category: str | None) -> float:
+    """The Continuous reward's answer term.
+
+    - clock: 0.5*H + 0.5*M with dh, dm circular distances on a 12-hour / 60-minute dial,
+      H = 0 if dh > 2 else 1 - dh/5, M = 0 if dm > 10 else 1 - dm/20;
+    - integers: d = |pred - gold|, 0 if d > 5 else 1/(1 + d);
+    - otherwise: exact (`score_answer`).
+
+    >>> partial_credit("11:58", "0:02", "clock"), partial_credit("8", "5", "maze")
+    (0.8, 0.25)
+    """
+    if not isinstance(pred, str) or not isinstance(gold, str):
+        return 0.0
+    if category == "clock":
+        want, got = _clock(gold), _clock(pred)
+        if want is None or got is None:
+            return 0.0
+        dh, dm = _circular(want[0], got[0], 12), _circular(want[1], got[1], 60)
+        return 0.5 * (0.0 if dh > 2 else 1 - dh / 5) + 0.5 * (0.0 if dm > 10 else 1 - dm / 20)
+    if _is_integer(gold):
+        pair = _integers(pred, gold)
+        if pair is None:
+            return 0.0
+        got, want = pair
+        if abs(len(got) - len(want)) > 1:  # at least 10x apart: d > 5
+            return 0.0
+        if max(len(got), len(want)) > _MAX_INT_DIGITS:
+            return float(got == want)
+        d = abs(int(got) - int(want))
+        return 0.0 if d > 5 else 1 / (1 + d)
+    return score_answer(pred, gold, category)
+
+
+# -- Terms, weights, designs ------------------------------------------------------
+
+Term = Callable[[Parsed, Any, Any], float]
+
+TERMS: dict[str, Term] = {
+    "image_description": lambda p, gold, category: p.image_description,
+    "think": lambda p, gold, category: p.think,
+    "rethink": lambda p, gold, category: p.rethink,
+    "visual": lambda p, gold, category: p.visual,
+    "accuracy": lambda p, gold, category: score_answer(p.answer, gold, category),
+    "partial_credit": lambda p, gold, category: partial_credit(p.answer, gold, category),
+    "answer_present": lambda p, gold, category: float(bool(p.answer)),  # never looks at correctness
+}
+
+VANILLA = {"think": 0.1, "accuracy": 0.9}
+ONLY_ACCURACY = {"accuracy": 1.0}
+MIXTURE = {"image_description": 0.06, "think": 0.06, "rethink": 0.08, "accuracy": 0.80}
+CONTINUOUS = {"image_description": 0.06, "think": 0.06, "rethink": 0.08, "partial_credit": 0.80}
+VISUAL_FUSION = {"think": 0.1, "visual": 0.1, "accuracy": 0.8}
+NO_ACCURACY = {"image_description": 0.3, "think": 0.3, "rethink": 0.3, "answer_present": 0.1}
+
+WEIGHTS: dict[str, dict[str, float]] = {
+    "vanilla": VANILLA,
+    "only_accuracy": ONLY_ACCURACY,
+    "mixture": MIXTURE,
+    "continuous": CONTINUOUS,
+    "visual_fusion": VISUAL_FUSION,
+    "no_accuracy": NO_ACCURACY,
+}
+ANSWER_TERMS = ("accuracy", "partial_credit", "answer_present")
+
+
+def _column(values: Any, n: int, name: str) -> list:
+    """A per-completion column: a list of length n, or one value broadcast."""
+    if isinstance(values, (list, tuple)):
+        if len(values) != n:
+            raise VisreasonError(f"rewards: '{name}' has {len(values)} values for {n} completions")
+        return list(values)
+    return [values] * n
+
+
+def score_designs(names, completions, answer, category) -> dict[str, dict[str, list[float]]]:
+    """Per design: its unweighted terms and the weighted "total", parsing each completion once.
+
+    >>> out = score_designs(["vanilla", "only_accuracy"], ["<answer>5</answer>"], ["5"], ["maze"])
+    >>> out["vanilla"], out["only_accuracy"]["total"]
+    ({'think': [0.0], 'accuracy': [1.0], 'total': [0.9]}, [1.0])
+    """
+    tables = {name: WEIGHTS[get_reward(name).__name__] for name in names}
+    needed = list(dict.fromkeys(term for table in tables.values() for term in table))
+    n = len(completions)
+    golds, categories = _column(answer, n, "answer"), _column(category, n, "category")
+    out = {name: {**{term: [] for term in table}, "total": []} for name, table in tables.items()}
+    for completion, gold, cat in zip(completions, golds, categories):
+        parsed = parse(completion_text(completion))
+        values = {term: TERMS[term](parsed, gold, cat) for term in needed}
+        for name, table in tables.items():
+            total = 0.0
+            for term, weight in table.items():
+                out[name][term].append(values[term])
+                total += weight * values[term]
+            out[name]["total"].append(total)
+    return out
+
+
+def reward_terms(name: str, completions, answer, category) -> dict[str, list[float]]:
+    """The unweighted terms of one design plus its weighted "total" (for logging `rewards/<name>/<term>`)."""
+    return score_designs([name], completions, answer, category)[name]
+
+
+def _reward(name: str, completions, answer, category, kwargs: dict) -> list[float]:
+    terms = reward_terms(name, completions, answer, category)
+    log_metric = kwargs.get("log_metric")  # TRL's GRPOTrainer passes it: per-term means, once per batch
+    if callable(log_metric) and terms["total"]:
+        for term, values in terms.items():
+            if term != "total":
+                log_metric(f"rewards/{name}/{term}", sum(values) / len(values))
+    return terms["total"]
+
+
+def vanilla(completions, answer, category, **kwargs) -> list[float]:
+    """think 0.1 + exact accuracy 0.9.
+
+    >>> vanilla(["<think>Count. Add one.</think><answer>5</answer>", "<answer>6</answer>"], ["5", "5"], ["maze"] * 2)
+    [0.9964027580075817, 0.0]
+    """
+    return _reward("vanilla", completions, answer, category, kwargs)
+
+
+def only_accuracy(completions, answer, category, **kwargs) -> list[float]:
+    """Exact accuracy alone (the format is asked for by the Vanilla prompt only).
+
+    >>> only_accuracy(["<answer>4:23</answer>", "4:23"], ["4:23", "4:23"], ["clock", "clock"])
+    [1.0, 0.0]
+    """
+    return _reward("only_accuracy", completions, answer, category, kwargs)
+
+
+def mixture(completions, answer, category, **kwargs) -> list[float]:
+    """image description 0.06 + think 0.06 + rethink 0.08 + exact accuracy 0.80.
+
+    >>> text = "<image description>A clock.</image description><think>Add.</think><rethink>Ok.</rethink><answer>5</answer>"
+    >>> round(mixture([text], ["5"], ["maze"])[0], 4)  # 0.8 + 0.2 * tanh(1)
+    0.9523
+    """
+    return _reward("mixture", completions, answer, category, kwargs)
+
+
+def continuous(completions, answer, category, **kwargs) -> list[float]:
+    """As Mixture, but the 0.80 answer term is `partial_credit`.
+
+    >>> round(continuous(["<answer>7</answer>"], ["5"], ["maze"])[0], 4)  # 0.8 * 1/(1+2)
+    0.2667
+    """
+    return _reward("continuous", completions, answer, category, kwargs)
+
+
+def visual_fusion(completions, answer, category, **kwargs) -> list[float]:
+    """think 0.1 + visual 0.1 (the `<visual>` blocks inside `<think>`) + exact accuracy 0.8.
+
+    >>> round(visual_fusion(["<think>Hm. <visual>Red.</visual></think><answer>2</answer>"], ["2"], ["maze"])[0], 4)
+    0.9726
+    """
+    return _reward("visual_fusion", completions, answer, category, kwargs)
+
+
+def no_accuracy(completions, answer, category, **kwargs) -> list[float]:
+    """image description 0.3 + think 0.3 + rethink 0.3 + answer present 0.1 (correctness never read).
+
+    >>> no_accuracy(["<answer>wrong</answer>", "<answer> </answer>"], ["5", "5"], ["maze", "maze"])
+    [0.1, 0.0]
+    """
+    return _reward("no_accuracy", completions, answer, category, kwargs)
+
+
+REWARDS: dict[str, Callable[..., list[float]]] = {
+    "vanilla": vanilla,
+    "only_accuracy": only_accuracy,
+    "mixture": mixture,
+    "continuous": continuous,
+    "visual_fusion": visual_fusion,
+    "no_accuracy": no_accuracy,
+}
+
+
+def get_reward(name: str) -> Callable[..., list[float]]:
+    """The reward function of a design; an unknown name lists the valid ones."""
+    if name not in REWARDS:
+        raise VisreasonError(f"unknown reward '{name}' (valid: {', '.join(REWARDS)})")
+    return REWARDS[name]
+
+
+def non_answer_weight(name: str) -> float:
+    """The sum of a design's tag weights: its rewards lie in [-this, 1]."""
+    return sum(w for term, w in WEIGHTS[get_reward(name).__name__].items() if term not in ANSWER_TERMS)
+
+
+# -- Prompts ------------------------------------------------------------------------
+
+_FINAL = "Finally, write only the final answer inside <answer> </answer>, exactly once."
+PROMPTS: dict[str, str] = {
+    "vanilla": "Think step by step inside <think> </think>. " + _FINAL,
+    "mixture": (
+        "First describe {source} inside <image description> </image description>. "
+        "Then think step by step inside <think> </think>. "
+        "Then check your reasoning inside <rethink> </rethink>. " + _FINAL
+    ),
+    "visual_fusion": (
+        "Think step by step inside <think> </think>. Inside your thinking, write every observation "
+        "you take from {source} inside <visual> </visual>. " + _FINAL
+    ),
+}
+PROMPTS["only_accuracy"] = PROMPTS["vanilla"]  # the study: can the format be learnt from the prompt alone?
+PROMPTS["continuous"] = PROMPTS["no_accuracy"] = PROMPTS["mixture"]
+
+
+def format_prompt(reward: str, question: str, *, options: list[str] | None = None, description: str | None = None) -> str:
+    """The user-turn text for a design: puzzle, question, options, and the tag instruction.
+
+    `options` asks for one of them verbatim (multiple choice); `description` gives the
+    puzzle state as text instead of an image (text-only mode).
+
+    >>> print(format_prompt("vanilla", "How many moves?", options=["1", "2"]))
+    How many moves?
+    Options: 1, 2. Answer with one of the options, written exactly as given.
+    <BLANKLINE>
+    Think step by step inside <think> </think>. Finally, write only the final answer inside <answer> </answer>, exactly once.
+    """
+    template = PROMPTS[get_reward(reward).__name__]
+    if not isinstance(question, str) or not question.strip():
+        raise VisreasonError(f"format_prompt: the question must be a non-empty string, got {question!r}")
+    parts = [question.strip()]
+    if description is not None:
+        if not isinstance(description, str) or not description.strip():
+            raise VisreasonError(f"format_prompt: the description must be a non-empty string, got {description!r}")
+        parts.insert(0, f"The puzzle state is described below instead of shown:\n{description.strip()}\n")
+    if options is not None:
+        if not isinstance(options, (list, tuple)) or not options or not all(isinstance(o, str) and o.strip() for o in options):
+            raise VisreasonError(f"format_prompt: options must be a non-empty list of non-empty strings, got {options!r}")
+        parts.append(f"Options: {', '.join(o.strip() for o in options)}. Answer with one of the options, written exactly as given.")
+    source = "the puzzle state" if description is not None else "the image"
+    return "\n".join(parts) + "\n\n" + template.format(source=source)
+
+
+# -- CLI ----------------------------------------------------------------------------
 
 
 def add_cli(sub) -> None:
-    sub.add_parser("rewards", help="(not implemented yet)")
+    from visreason.config import add_params_argument
+
+    parser = sub.add_parser(
+        "rewards", help="inspect the reward designs", description="Inspect the six reward designs before training."
+    )
+    commands = parser.add_subparsers(dest="rewards_command", required=True, metavar="SUBCOMMAND")
+    audit = commands.add_parser(
+        "audit",
+        help="score every reward on probe completions and flag degenerate ones that score too well",
+        description=(
+            "Score every reward design on a bank of probe completions per category (correct, wrong, padded, "
+            "tag spam, several answers, unclosed, empty, 100,000 characters, ...) and flag every degenerate "
+            "probe that scores at least as high as the correct, well-formed completion. Writes a Markdown "
+            "table and a JSON summary beside it, and logs to MLflow."
+        ),
+    )
+    audit.add_argument(
+        "--out", default="results/rewards/audit.md", help="Markdown table to write; audit.json goes beside it (default: %(default)s)"
+    )
+    add_params_argument(audit)
+    audit.set_defaults(func=_run_audit)
 
 
-REWARDS: dict = {n: None for n in ["vanilla", "only_accuracy", "mixture", "continuous", "visual_fusion", "no_accuracy"]}
+def _run_audit(args) -> int:
+    from visreason.rewards_audit import main
+
+    return main(args)
