@@ -1,0 +1,153 @@
+"""The Claude backend against a real HTTP server on loopback that speaks the Messages API."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from PIL import Image
+
+from visreason import VisreasonError
+from visreason.generation import Request, Sampling
+
+anthropic = pytest.importorskip("anthropic", reason="optional API backend: pip install 'visreason[api]'")
+from visreason.anthropic_client import AnthropicBackend, unavailable_reason  # noqa: E402
+
+API_KEY = "sk-ant-test-0123456789-secret"
+
+
+class MessagesServer(ThreadingHTTPServer):
+    """POST /v1/messages -> a message whose text echoes the prompt; `script` holds
+    (status, body) replies to send first, e.g. a 429."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), MessagesHandler)
+        self.requests: list[dict] = []
+        self.script: list[tuple[int, dict]] = []
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class MessagesHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        server: MessagesServer = self.server
+        with server.lock:
+            server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+            scripted = server.script.pop(0) if server.script else None
+        key = self.headers.get("x-api-key") or self.headers.get("authorization", "").removeprefix("Bearer ")
+        if self.path != "/v1/messages" or key != API_KEY:
+            scripted = (401, {"type": "error", "error": {"type": "authentication_error", "message": "bad key"}})
+        if scripted is None:
+            content = body["messages"][0]["content"]
+            has_image = any(c["type"] == "image" for c in content)
+            text = f"<think>image={has_image}</think><answer>{len(content[-1]['text']) % 10}</answer>"
+            scripted = (200, {
+                "id": "msg_test", "type": "message", "role": "assistant", "model": body["model"],
+                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+                "usage": {"input_tokens": 12, "output_tokens": 7},
+            })
+        status, payload = scripted
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        if status == 429:
+            self.send_header("retry-after", "0.05")
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def server(monkeypatch):
+    srv = MessagesServer()
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", srv.url)
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture
+def image(tmp_path):
+    path = tmp_path / "puzzle.png"
+    Image.new("RGB", (8, 8), "red").save(path)
+    return path
+
+
+def backend(tmp_path, **kw):
+    return AnthropicBackend("claude-test", Sampling(max_new_tokens=32), cache_dir=tmp_path / "cache", backoff=0.01, **kw)
+
+
+def test_image_and_text_requests_and_cache(server, tmp_path, image):
+    b = backend(tmp_path)
+    gens = b.generate([Request("What time is it?", image), Request("Time 3:15. What time is it?")], seed=0)
+    assert [g.text.split("</think>")[0] for g in gens] == ["<think>image=True", "<think>image=False"]
+    assert all(g.n_tokens == 7 and not g.truncated for g in gens)
+    bodies = sorted((r["body"] for r in server.requests), key=lambda b: len(b["messages"][0]["content"]))
+    assert [len(b["messages"][0]["content"]) for b in bodies] == [1, 2]  # text only; image + text
+    assert all(b["model"] == "claude-test" and b["max_tokens"] == 32 and b["temperature"] == 0.0 for b in bodies)
+    img = bodies[1]["messages"][0]["content"][0]
+    assert img["type"] == "image" and img["source"]["media_type"] == "image/png"
+    # A second backend on the same cache answers from disk: no new HTTP request.
+    again = backend(tmp_path).generate([Request("What time is it?", image)], seed=5)
+    assert again[0] == gens[0] and len(server.requests) == 2
+    # A different image is a different key.
+    Image.new("RGB", (8, 8), "blue").save(image)
+    backend(tmp_path).generate([Request("What time is it?", image)], seed=0)
+    assert len(server.requests) == 3
+    # The key is never written to the cache.
+    for f in (tmp_path / "cache").rglob("*"):
+        if f.is_file():
+            assert API_KEY not in f.read_text()
+
+
+def test_retries_rate_limit_then_succeeds(server, tmp_path):
+    server.script = [
+        (429, {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}),
+        (529, {"type": "error", "error": {"type": "overloaded_error", "message": "overloaded"}}),
+    ]
+    gens = backend(tmp_path, concurrency=1).generate([Request("hello")], seed=0)
+    assert gens[0].text.startswith("<think>image=False") and len(server.requests) == 3
+
+
+def test_gives_up_after_max_retries_and_never_retries_client_errors(server, tmp_path):
+    overloaded = (529, {"type": "error", "error": {"type": "overloaded_error", "message": "overloaded"}})
+    server.script = [overloaded] * 3
+    with pytest.raises(VisreasonError, match="HTTP 529") as err:
+        backend(tmp_path, max_retries=2).generate([Request("hello")], seed=0)
+    assert len(server.requests) == 3 and API_KEY not in str(err.value)
+    server.requests.clear()
+    server.script = [(400, {"type": "error", "error": {"type": "invalid_request_error", "message": "bad"}})]
+    with pytest.raises(VisreasonError, match="HTTP 400"):
+        backend(tmp_path).generate([Request("hello")], seed=0)
+    assert len(server.requests) == 1
+
+
+def test_truncation_from_stop_reason(server, tmp_path):
+    server.script = [(200, {
+        "id": "m", "type": "message", "role": "assistant", "model": "claude-test", "stop_sequence": None,
+        "content": [{"type": "text", "text": "<think>long"}], "stop_reason": "max_tokens",
+        "usage": {"input_tokens": 3, "output_tokens": 32},
+    })]
+    (gen,) = backend(tmp_path).generate([Request("hello")], seed=0)
+    assert gen.truncated and gen.n_tokens == 32 and gen.text == "<think>long"
+
+
+def test_missing_key_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    assert unavailable_reason() == "ANTHROPIC_API_KEY is not set"
+    with pytest.raises(VisreasonError, match="claude:claude-test cannot run: ANTHROPIC_API_KEY is not set"):
+        backend(tmp_path)
