@@ -143,7 +143,7 @@ class TowerOfHanoi(Puzzle):
         img = Image.new("RGB", (size, round(height * scale)), "white")
         draw = ImageDraw.Draw(img)
         s = lambda *v: tuple(round(x * scale) for x in v)  # noqa: E731
-        text_font = font(max(6, round(13 * scale)))
+        text_font = font(max(6, round(15 * scale)))
         draw.text(s(width / 2, title_h / 2), "Starting Configuration", fill="black", font=text_font, anchor="mm")
         draw.text(s(width / 2, height - title_h / 2), "Ending Configuration", fill="black", font=text_font, anchor="mm")
         sep = title_h + panel_h + 10
