@@ -8,12 +8,17 @@ interchangeable: everything downstream sees only `solution` and `question`.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import random
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageFont
+
+from visreason import VisreasonError
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,46 @@ class Puzzle(ABC):
         text = normalize(caption)
         facts = self.facts(solution)
         return sum(normalize(f) in text for f in facts), len(facts)
+
+
+class PuzzleError(VisreasonError, ValueError):
+    """A solution dict, question or size a category cannot handle. The message names
+    the category and the offending key or text. It is a ValueError for library
+    callers and a VisreasonError for the CLI (one line, exit 2)."""
+
+
+def require_keys(solution: dict, keys, category: str) -> None:
+    """Raise PuzzleError naming every key of `keys` that `solution` lacks.
+
+    >>> require_keys({"rows": 8}, ["rows", "columns"], "n_queens")
+    Traceback (most recent call last):
+    ...
+    visreason.puzzles.base.PuzzleError: n_queens: solution is missing key(s) 'columns'
+    """
+    if not isinstance(solution, dict):
+        raise PuzzleError(f"{category}: solution must be a dict, got {type(solution).__name__}")
+    missing = [k for k in keys if k not in solution]
+    if missing:
+        raise PuzzleError(f"{category}: solution is missing key(s) {', '.join(map(repr, missing))}")
+
+
+def require_size(size: int, category: str, minimum: int = 32) -> None:
+    """Raise PuzzleError unless `size` (the image's long side in px) is an int >= `minimum`."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < minimum:
+        raise PuzzleError(f"{category}: image size must be an integer >= {minimum} px, got {size!r}")
+
+
+@functools.lru_cache(maxsize=64)
+def font(size: int) -> ImageFont.FreeTypeFont:
+    """A bold sans-serif font of `size` px: DejaVu Sans Bold shipped with matplotlib
+    (a dependency; found without importing it), else Pillow's built-in font. The
+    basic layout engine keeps glyph placement, hence image bytes, machine-independent."""
+    spec = importlib.util.find_spec("matplotlib")
+    if spec and spec.submodule_search_locations:
+        path = Path(spec.submodule_search_locations[0]) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans-Bold.ttf"
+        if path.is_file():
+            return ImageFont.truetype(str(path), size, layout_engine=ImageFont.Layout.BASIC)
+    return ImageFont.load_default(size)
 
 
 def normalize(text: str) -> str:
