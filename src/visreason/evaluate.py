@@ -1,5 +1,524 @@
-"""PLACEHOLDER: being implemented."""
+"""`visreason evaluate`: score a model on a split, per category, with reasoning-behaviour metrics.
+
+Input modes (the perception experiment):
+- `image`: the puzzle image and the question;
+- `text`: the oracle description of the state (the record's `description`) and
+  the question, no image;
+- `image+caption`: the image, a caption from `visreason captions`, and the question.
+
+The prompt is the reward's own (`rewards.format_prompt`) and answers are scored by
+the rewards' scorer (`rewards.extract_answer` + `rewards.score_answer`), so the
+reported accuracy and the training reward cannot drift apart.
+
+Outputs, in OUTDIR: `settings.json` (what this evaluation runs with), `samples.jsonl`
+(one line per puzzle, appended and flushed batch by batch) and `metrics.json`,
+written last and atomically. While `metrics.json` is absent, `samples.jsonl` may be
+partial: rerunning the same command resumes it without redoing finished samples.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import statistics
+import sys
+import zlib
+from pathlib import Path
+
+from visreason import VisreasonError
+from visreason.files import atomic_write_text, dumps_json, progress, write_json
+
+MODES = ("image", "text", "image+caption")
+ANSWER_FORMATS = ("open", "multiple_choice")
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+
+
+# ---------------------------------------------------------------- accuracy
+
+
+def wilson(k: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a proportion k/n (default 95%).
+
+    >>> [round(x, 4) for x in wilson(5, 10)]
+    [0.2366, 0.7634]
+    >>> wilson(0, 0)
+    (0.0, 1.0)
+    """
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mean_over(per_category: dict[str, dict], categories: list[str]) -> dict | None:
+    """Unweighted mean accuracy over `categories` (those present), with a 95% interval.
+
+    The interval is Wilson's with n = all samples of these categories and p = the
+    unweighted mean: exact when categories are equally sized (AlgoPuzzleVQA: 100
+    each), an approximation otherwise. None when no category is present.
+    """
+    present = [c for c in categories if c in per_category]
+    if not present:
+        return None
+    acc = sum(per_category[c]["accuracy"] for c in present) / len(present)
+    n = sum(per_category[c]["n"] for c in present)
+    return {"accuracy": acc, "ci95": list(wilson(acc * n, n)), "n": n, "categories": present}
+
+
+def accuracy_summary(samples: list[dict], in_domain: list[str], out_of_domain: list[str]) -> dict:
+    """Per-category accuracy, the unweighted mean over categories, and in/out-of-domain means."""
+    per_category: dict[str, dict] = {}
+    for cat in sorted({s["category"] for s in samples}):
+        scores = [s["correct"] for s in samples if s["category"] == cat]
+        k, n = sum(scores), len(scores)
+        per_category[cat] = {"accuracy": k / n, "correct": k, "n": n, "ci95": list(wilson(k, n))}
+    return {
+        "per_category": per_category,
+        "mean": mean_over(per_category, sorted(per_category)),
+        "in_domain": mean_over(per_category, in_domain),
+        "out_of_domain": mean_over(per_category, out_of_domain),
+    }
+
+
+def _spread(values: list[float]) -> dict:
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "min": min(values),
+        "max": max(values),
+        "values": values,
+    }
+
+
+def aggregate_seeds(metrics: list[dict]) -> dict:
+    """Mean and spread (sample std, min, max) over several seeds' `metrics.json` contents.
+
+    Only categories and means present in every seed are aggregated.
+
+    >>> m = lambda a: {"accuracy": {"per_category": {"clock": {"accuracy": a}}, "mean": {"accuracy": a},
+    ...                             "in_domain": None, "out_of_domain": None}}
+    >>> agg = aggregate_seeds([m(0.2), m(0.4)])
+    >>> round(agg["mean"]["mean"], 3), round(agg["mean"]["std"], 4), agg["n_seeds"]
+    (0.3, 0.1414, 2)
+    """
+    if not metrics:
+        raise VisreasonError("aggregate_seeds: no metrics given")
+    accs = [m["accuracy"] for m in metrics]
+    out: dict = {"n_seeds": len(metrics)}
+    for key in ("mean", "in_domain", "out_of_domain"):
+        vals = [a[key]["accuracy"] for a in accs if a.get(key)]
+        out[key] = _spread(vals) if len(vals) == len(accs) else None
+    cats = set.intersection(*(set(a["per_category"]) for a in accs))
+    out["per_category"] = {c: _spread([a["per_category"][c]["accuracy"] for a in accs]) for c in sorted(cats)}
+    return out
+
+
+# ---------------------------------------------------------------- behaviour
+
+# The tag blocks each reward's prompt asks for, in order (see rewards.format_prompt).
+FORMAT_TAGS = {
+    "vanilla": ("think", "answer"),
+    "only_accuracy": ("think", "answer"),
+    "mixture": ("image description", "think", "rethink", "answer"),
+    "continuous": ("image description", "think", "rethink", "answer"),
+    "no_accuracy": ("image description", "think", "rethink", "answer"),
+    "visual_fusion": ("think", "answer"),  # plus at least one <visual> block inside <think>
+}
+REFLECTION = re.compile(
+    r"\bwait\b|\blet me (?:verify|check|double[- ]check|re-?check|re-?examine)|\bdouble[- ]check|\bre-?check"
+    r"|\bre-?examine|<rethink>",
+    re.IGNORECASE,
+)
+VISUAL = re.compile(
+    r"\b(?:colou?rs?|colou?red|red|green|blue|yellow|orange|purple|pink|black|white|gr[ae]y|brown"
+    r"|hands?|cells?|rows?|columns?|image|picture|figure|shown|shows?|see|seen|visible|depicted|displayed"
+    r"|grid|squares?|board|tiles?|jugs?|disks?|discs?|rods?|pegs?|boxe?s?|queens?|walls?|dial|clock face"
+    r"|kiwis?|checkers?)\b",
+    re.IGNORECASE,
+)
+CONCLUSION = re.compile(r"\b(?:so|therefore|thus|hence|answer|total|overall|final(?:ly)?|result|conclude)\b|=", re.I)
+TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
+INTEGER = re.compile(r"\d+")
+TAG = re.compile(r"</?[a-z][a-z ]*>", re.IGNORECASE)
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def find_block(text: str, tag: str, start: int = 0) -> tuple[int, int, str] | None:
+    """(start, end, content) of the first `<tag>...</tag>` block at or after `start`."""
+    i = text.find(f"<{tag}>", start)
+    if i < 0:
+        return None
+    j = text.find(f"</{tag}>", i)
+    if j < 0:
+        return None
+    return i, j + len(tag) + 3, text[i + len(tag) + 2 : j]
+
+
+def full_structure(completion: str, prompt: str) -> bool:
+    """All the blocks the prompt format asks for, complete and in order, and exactly one answer."""
+    pos = 0
+    for tag in FORMAT_TAGS[prompt]:
+        block = find_block(completion, tag, pos)
+        if block is None:
+            return False
+        if prompt == "visual_fusion" and tag == "think" and find_block(block[2], "visual") is None:
+            return False
+        pos = block[1]
+    return completion.count("<answer>") == 1
+
+
+def sentences(text: str) -> list[str]:
+    """Tag-free sentences: split at . ! ? followed by whitespace, and at line breaks."""
+    return [s.strip() for s in SENTENCE_END.split(TAG.sub(" ", text)) if s.strip()]
+
+
+def reasoning_part(completion: str) -> str:
+    """The completion before its first <answer> block (all of it when there is none)."""
+    i = completion.find("<answer>")
+    return completion if i < 0 else completion[:i]
+
+
+def value_kind(category: str, gold: str) -> re.Pattern | None:
+    """The pattern of an answer value: a time for clock, an integer for integer answers."""
+    if category == "clock":
+        return TIME
+    return INTEGER if gold.strip().isdigit() else None
+
+
+def concluded_value(reasoning: str, kind: re.Pattern) -> str | None:
+    """The last value of `kind` in the last reasoning sentence holding a conclusion cue."""
+    for sent in reversed(sentences(reasoning)):
+        if CONCLUSION.search(sent):
+            values = kind.findall(sent)
+            return values[-1] if values else None
+    return None
+
+
+def behaviour_flags(completion: str, answer: str | None, category: str, gold: str, prompt: str) -> dict:
+    """Per-sample behaviour markers; `behaviour_summary` averages them per category.
+
+    - `structure`: `full_structure` for the prompt's format.
+    - `reflection`: a re-check marker (wait, let me verify, double-check, re-check,
+      re-examine) or a <rethink> block anywhere in the completion.
+    - `visual_share`: share of the reasoning's sentences (before <answer>, tags
+      removed) naming something shown (colours, hands, cells, rows, columns, image,
+      shown...); None when the reasoning has no sentence.
+    - `contradiction`: the reasoning's concluded value differs from the answer.
+      The concluded value is the last value of the answer's kind (a H:MM time for
+      clock, an integer when the gold answer is one) in the last reasoning sentence
+      containing a conclusion cue (so, therefore, thus, hence, answer, total,
+      overall, final, result, conclude, "="). The two are compared with the answer
+      scorer (`score_answer(concluded, value of the answer, category) == 0`). None
+      (not counted) when there is no answer, no such sentence or value, or the
+      answer kind is neither time nor integer.
+    """
+    from visreason.rewards import score_answer
+
+    reasoning = reasoning_part(completion)
+    sents = sentences(reasoning)
+    contradiction = None
+    kind = value_kind(category, gold)
+    if answer and kind is not None:
+        concluded = concluded_value(reasoning, kind)
+        answered = kind.search(answer)
+        if concluded is not None and answered is not None:
+            contradiction = score_answer(concluded, answered.group(0), category) == 0
+    return {
+        "structure": full_structure(completion, prompt),
+        "reflection": REFLECTION.search(completion) is not None,
+        "visual_share": sum(VISUAL.search(s) is not None for s in sents) / len(sents) if sents else None,
+        "contradiction": contradiction,
+    }
+
+
+def _rate(values: list) -> float | None:
+    vals = [float(v) for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def behaviour_summary(samples: list[dict]) -> dict:
+    """Per category (and `all`): mean response length (tokens), truncation rate, and the
+    rates of full tag structure, self-reflection, visual reference and contradiction."""
+    groups = {"all": samples} | {c: [s for s in samples if s["category"] == c] for c in sorted({s["category"] for s in samples})}
+    out = {}
+    for name, group in groups.items():
+        flags = [s["behaviour"] for s in group]
+        out[name] = {
+            "n": len(group),
+            "mean_tokens": _rate([s["n_tokens"] for s in group]),
+            "truncation_rate": _rate([s["truncated"] for s in group]),
+            "structure_rate": _rate([f["structure"] for f in flags]),
+            "self_reflection_rate": _rate([f["reflection"] for f in flags]),
+            "visual_reference_rate": _rate([f["visual_share"] for f in flags]),
+            "contradiction_rate": _rate([f["contradiction"] for f in flags]),
+            "contradiction_n": sum(f["contradiction"] is not None for f in flags),
+        }
+    return out
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def score_sample(record: dict, prompt_text: str, generation, prompt: str) -> dict:
+    """One per-sample line: the completion, its extracted answer, and whether it is correct.
+
+    An empty completion or one without a single <answer> block scores 0.
+    """
+    from visreason.rewards import extract_answer, score_answer
+
+    completion = generation.text
+    answer = extract_answer(completion)
+    correct = int(answer is not None and score_answer(answer, record["answer"], record["category"]) == 1)
+    return {
+        "id": record["id"],
+        "category": record["category"],
+        "prompt": prompt_text,
+        "completion": completion,
+        "extracted": answer,
+        "gold": record["answer"],
+        "correct": correct,
+        "n_tokens": generation.n_tokens,
+        "truncated": generation.truncated,
+        "behaviour": behaviour_flags(completion, answer, record["category"], record["answer"], prompt),
+    }
+
+
+def compute_metrics(samples: list[dict], params: dict, settings: dict) -> dict:
+    cats = params["categories"]
+    return {
+        **settings,
+        "n": len(samples),
+        "n_empty": sum(not s["completion"].strip() for s in samples),
+        "n_no_answer": sum(s["extracted"] is None for s in samples),
+        "accuracy": accuracy_summary(samples, cats["in_domain"], cats["out_of_domain"]),
+        "behaviour": behaviour_summary(samples),
+    }
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def load_captions(captions_dir: str | Path) -> dict[str, str]:
+    """id -> caption from a `visreason captions` output folder."""
+    path = Path(captions_dir) / "captions.jsonl"
+    if not path.is_file():
+        raise VisreasonError(f"captions not found: {path} (run `visreason captions` first)")
+    with open(path, encoding="utf-8") as f:
+        return {row["id"]: row["caption"] for row in map(json.loads, f)}
+
+
+def build_prompts(records: list[dict], data_dir: Path, mode: str, prompt: str, answer_format: str, captions: dict | None):
+    """One `Request` per record; every bad input fails here, before generation.
+
+    `text` mode gives the oracle description instead of the image; `image+caption`
+    shows the image and puts the caption before the reward's prompt.
+    """
+    from visreason.generation import Request
+    from visreason.rewards import format_prompt
+
+    requests = []
+    for r in records:
+        description, prefix = None, ""
+        if mode == "text":
+            description = r.get("description")
+            if not description:
+                raise VisreasonError(f"record {r['id']}: no 'description', so text mode cannot run on this split")
+        elif mode == "image+caption":
+            if not (captions.get(r["id"]) or "").strip():
+                raise VisreasonError(f"record {r['id']}: no caption in the captions folder")
+            prefix = f"A caption of the image: {captions[r['id']].strip()}\n\n"
+        options = r.get("options") if answer_format == "multiple_choice" else None
+        if answer_format == "multiple_choice" and not options:
+            raise VisreasonError(f"record {r['id']}: no 'options' for the multiple_choice answer format")
+        image = None
+        if mode != "text":
+            image = data_dir / r["image"]
+            if not image.is_file():
+                raise VisreasonError(f"record {r['id']}: image not found: {image}")
+        text = prefix + format_prompt(prompt, r["question"], options=options, description=description)
+        requests.append(Request(text, image))
+    return requests
+
+
+def read_finished(path: Path, expected: dict[str, str]) -> list[dict]:
+    """Samples already in `path` whose id and prompt match this evaluation.
+
+    Reading stops at the first unreadable line (a write cut short by a kill).
+    """
+    done: dict[str, dict] = {}
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                break
+            if expected.get(row.get("id")) == row.get("prompt"):
+                done[row["id"]] = row
+    return list(done.values())
+
+
+def jsonl_line(row: dict) -> str:
+    return json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def append_lines(f, rows: list[dict]) -> None:
+    f.write("".join(map(jsonl_line, rows)))
+    f.flush()
+    os.fsync(f.fileno())
+
+
+# ---------------------------------------------------------------- the stage
+
+
+def evaluate(
+    params: dict,
+    *,
+    model: str,
+    data: str | Path,
+    mode: str,
+    prompt: str,
+    tag: str,
+    out: str | Path,
+    captions: str | Path | None = None,
+    answer_format: str | None = None,
+    backend: str | None = None,
+) -> dict:
+    """Evaluate `model` on the split in `data`; write OUTDIR/{settings.json,samples.jsonl,metrics.json}."""
+    from visreason.data import load_records
+    from visreason.generation import Sampling, check_model, load_backend
+    from visreason.rewards import get_reward
+
+    cfg = params["evaluate"]
+    answer_format = answer_format or cfg["answer_format"]
+    backend = backend or cfg["backend"]
+    if mode not in MODES:
+        raise VisreasonError(f"unknown mode '{mode}' (valid: {', '.join(MODES)})")
+    if answer_format not in ANSWER_FORMATS:
+        raise VisreasonError(f"unknown answer format '{answer_format}' (valid: {', '.join(ANSWER_FORMATS)})")
+    if mode == "image+caption" and captions is None:
+        raise VisreasonError("mode image+caption needs --captions (a `visreason captions` output folder)")
+    get_reward(prompt)
+    check_model(model)
+    data, out = Path(data), Path(out)
+    records = load_records(data)
+    caption_map = load_captions(captions) if mode == "image+caption" else None
+    requests = build_prompts(records, data, mode, prompt, answer_format, caption_map)
+    sampling = Sampling(cfg["max_new_tokens"], cfg["temperature"], cfg["top_p"])
+
+    settings = {
+        "model": str(model),
+        "data": str(data),
+        "mode": mode,
+        "prompt": prompt,
+        "tag": tag,
+        "answer_format": answer_format,
+        "captions": str(captions) if captions else None,
+        "sampling": {"max_new_tokens": sampling.max_new_tokens, "temperature": sampling.temperature, "top_p": sampling.top_p, "seed": cfg["seed"]},
+    }
+    samples_path, metrics_path, settings_path = out / "samples.jsonl", out / "metrics.json", out / "settings.json"
+    out.mkdir(parents=True, exist_ok=True)
+    fresh = metrics_path.exists() or not settings_path.exists() or settings_path.read_text(encoding="utf-8") != dumps_json(settings)
+    if fresh:  # a finished run, or other settings: start over
+        metrics_path.unlink(missing_ok=True)
+        samples_path.unlink(missing_ok=True)
+        write_json(settings_path, settings)
+    expected = {r["id"]: q.text for r, q in zip(records, requests)}
+    finished = {s["id"]: s for s in read_finished(samples_path, expected)}
+    atomic_write_text(samples_path, "".join(map(jsonl_line, finished.values())))  # drop a cut-off line, stale samples
+    pending = [(r, q) for r, q in zip(records, requests) if r["id"] not in finished]
+    if finished:
+        print(f"evaluate: resuming {out}: {len(finished)} samples done, {len(pending)} to go", file=sys.stderr)
+
+    seed_tag = re.search(r"seed(\d+)$", tag)
+    tags = {"reward": tag.split("-seed")[0], "seed": seed_tag.group(1) if seed_tag else "", "mode": mode, "prompt": prompt}
+    inputs = {"data": data} | ({"model": model} if Path(model).exists() else {})
+    inputs |= {"captions": captions} if captions else {}
+    from visreason.tracking import start_run
+
+    with start_run(params, "evaluate", run_name=f"{tag}/{mode}", inputs=inputs, tags=tags, log_params={"evaluate": settings}) as run:
+        if pending:
+            gen = load_backend(model, sampling, backend, **api_options(params))
+            batch_size = cfg["batch_size"]
+            batches = [pending[i : i + batch_size] for i in range(0, len(pending), batch_size)]
+            with open(samples_path, "a", encoding="utf-8") as f:
+                for batch in progress(batches, desc=f"evaluate {tag}/{mode}"):
+                    seed = cfg["seed"] + zlib.crc32(" ".join(r["id"] for r, _ in batch).encode())
+                    outs = gen.generate([q for _, q in batch], seed=seed)
+                    append_lines(f, [score_sample(r, q.text, g, prompt) for (r, q), g in zip(batch, outs)])
+        order = {r["id"]: i for i, r in enumerate(records)}
+        samples = sorted(read_finished(samples_path, expected), key=lambda s: order[s["id"]])
+        if len(samples) != len(records):
+            raise VisreasonError(f"{samples_path}: {len(samples)} samples for {len(records)} records")
+        metrics = compute_metrics(samples, params, settings)
+        log_metrics(run, metrics, out)
+        write_json(metrics_path, metrics)
+    return metrics
+
+
+def api_options(params: dict) -> dict:
+    cfg = params["evaluate"]
+    return {"cache_dir": Path(cfg["api_cache"]), "concurrency": cfg["api_concurrency"], "max_retries": cfg["api_max_retries"]}
+
+
+def log_metrics(run, metrics: dict, out: Path) -> None:
+    import mlflow
+
+    acc = metrics["accuracy"]
+    values = {f"accuracy/{c}": v["accuracy"] for c, v in acc["per_category"].items()}
+    values |= {f"accuracy/{k}": acc[k]["accuracy"] for k in ("mean", "in_domain", "out_of_domain") if acc[k]}
+    for cat, b in metrics["behaviour"].items():
+        values |= {f"behaviour/{cat}/{k}": v for k, v in b.items() if v is not None}
+    values |= {"n_empty": metrics["n_empty"], "n_no_answer": metrics["n_no_answer"]}
+    mlflow.log_metrics(values)
+    mlflow.log_artifact(str(out / "samples.jsonl"))
+    mlflow.log_dict(metrics, "metrics.json")
 
 
 def add_cli(sub) -> None:
-    sub.add_parser("evaluate", help="(not implemented yet)")
+    from visreason.config import add_params_argument
+
+    p = sub.add_parser(
+        "evaluate",
+        help="score a model (or claude:<model-id>) on a split",
+        description="Generate answers for every puzzle of a split, score them with the rewards' scorer, and write "
+        "OUTDIR/samples.jsonl and OUTDIR/metrics.json (per-category accuracy with 95%% Wilson intervals, "
+        "in/out-of-domain means, reasoning-behaviour rates). Rerunning an interrupted evaluation resumes it.",
+    )
+    p.add_argument("--model", required=True, help="model folder, or claude:<model-id> for the Anthropic API")
+    p.add_argument("--data", required=True, help="dataset folder written by `visreason data build`")
+    p.add_argument("--mode", required=True, choices=MODES, help="input mode: the image, the oracle description, or both image and caption")
+    p.add_argument("--captions", default=None, help="`visreason captions` output folder (mode image+caption)")
+    p.add_argument("--prompt", required=True, help="reward design whose prompt format to use (e.g. mixture)")
+    p.add_argument("--tag", required=True, help="run label: base or <reward>-seed<seed>")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--answer-format", choices=ANSWER_FORMATS, default=None, help="override params evaluate.answer_format")
+    p.add_argument("--backend", default=None, help="override params evaluate.backend (auto, transformers, vllm)")
+    add_params_argument(p)
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    from visreason.config import params_from_args
+
+    metrics = evaluate(
+        params_from_args(args),
+        model=args.model,
+        data=args.data,
+        mode=args.mode,
+        prompt=args.prompt,
+        tag=args.tag,
+        out=args.out,
+        captions=args.captions,
+        answer_format=args.answer_format,
+        backend=args.backend,
+    )
+    acc = metrics["accuracy"]["mean"]
+    print(f"evaluate {args.tag}/{args.mode}: mean accuracy {acc['accuracy']:.3f} over {metrics['n']} puzzles -> {args.out}")
+    return 0

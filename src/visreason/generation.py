@@ -20,7 +20,6 @@ in order, with the number of generated tokens and whether the token limit cut it
 from __future__ import annotations
 
 import importlib.util
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -29,7 +28,6 @@ from visreason import VisreasonError
 
 BACKENDS = ("auto", "transformers", "vllm")
 API_PREFIX = "claude:"
-HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # `org/name`; anything else must exist on disk
 
 
 @dataclass(frozen=True)
@@ -94,13 +92,14 @@ def vllm_available() -> bool:
 
 
 def check_model(model: str) -> None:
-    """Fail before any compute when a local model path does not exist."""
+    """Fail before any compute when the model cannot be found (a missing path, a bad id)."""
     if model.startswith(API_PREFIX):
         if not model[len(API_PREFIX) :]:
             raise VisreasonError(f"model '{model}': missing the model id after '{API_PREFIX}'")
         return
-    if not Path(model).exists() and not HUB_ID.fullmatch(model):
-        raise VisreasonError(f"model path not found: {model}")
+    from visreason.models import resolve_model_path
+
+    resolve_model_path(model)
 
 
 def load_backend(model: str, sampling: Sampling, backend: str = "auto", **api_options) -> Backend:
