@@ -1,0 +1,50 @@
+"""visreason: the whole study as one Snakemake workflow.
+
+    snakemake --cores all                           # default (CPU smoke) scale, locally
+    snakemake --profile workflow/profiles/slurm     # every job through sbatch
+    snakemake --config scale=paper --profile workflow/profiles/slurm   # the study's scale
+
+params.yaml is the config. Every rule calls the `visreason` command with
+`--params params.yaml --scale <scale>`, so the commands and this DAG always see
+the same resolved settings. Only `scale` may be overridden with `--config`;
+everything else is changed in params.yaml itself.
+"""
+
+from visreason import VisreasonError
+from visreason import config as vconfig
+
+
+configfile: "params.yaml"
+
+
+# The same validation every `visreason` command runs: a bad key stops here,
+# named by its dotted path, before any job starts.
+PARAMS_FILE = "params.yaml"
+try:
+    vconfig.validate(config, source=PARAMS_FILE)
+    P = vconfig.resolve(config)
+    _on_disk = vconfig.load_params(PARAMS_FILE, P["scale"])
+except VisreasonError as err:
+    raise WorkflowError(str(err)) from None
+if _on_disk != P:
+    raise WorkflowError(
+        f"--config/--configfile may only change `scale`; edit {PARAMS_FILE} for anything else "
+        "(the jobs read it, so the DAG and the commands would disagree)"
+    )
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/model.smk"
+include: "workflow/rules/captions.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        report=rules.report_results.output.report,
+        audit=rules.audit_rewards.output.audit,
+        previews=expand("results/data/preview-{split}.png", split=["train", "eval"]),
+    default_target: True

@@ -1,0 +1,48 @@
+# Evaluation: the base model and every trained model, in every input mode.
+# Tags: `base`, or `<reward>-seed<seed>` for a trained model.
+
+
+def eval_model(wildcards):
+    """The model folder (or Hugging Face id) that a tag evaluates."""
+    if wildcards.tag == "base":
+        return BASE_MODEL
+    reward, seed = wildcards.tag.rsplit("-seed", 1)
+    return f"results/train/{reward}/seed{seed}/final"
+
+
+def eval_inputs(wildcards):
+    inputs = {"data": "results/data/eval"}
+    if wildcards.tag != "base" or TINY:
+        inputs["model"] = eval_model(wildcards)
+    if wildcards.mode == "image+caption":
+        inputs["captions"] = f"results/captions/eval/{CAPTION_SOURCE}/summary.json"
+    return inputs
+
+
+rule evaluate_model:
+    input:
+        unpack(eval_inputs),
+    output:
+        samples="results/eval/{tag}/{mode}/samples.jsonl",
+        metrics="results/eval/{tag}/{mode}/metrics.json",
+    params:
+        tracked=tracked("evaluate", "categories"),
+        model=eval_model,
+        prompt=lambda wc: BASE_PROMPT if wc.tag == "base" else wc.tag.rsplit("-seed", 1)[0],
+        captions=lambda wc: f"--captions results/captions/eval/{CAPTION_SOURCE}"
+        if wc.mode == "image+caption"
+        else "",
+        out="results/eval/{tag}/{mode}",
+    log:
+        "logs/evaluate_model/{tag}-{mode}.log",
+    benchmark:
+        "logs/benchmarks/evaluate_model/{tag}-{mode}.tsv"
+    conda:
+        conda_env("evaluate")
+    threads: res("evaluate", "threads")
+    resources:
+        **job_resources("evaluate"),
+    shell:
+        "OMP_NUM_THREADS={threads} {VISREASON} evaluate --model {params.model} --data {input.data}"
+        " --mode {wildcards.mode} {params.captions} --prompt {params.prompt} --tag {wildcards.tag}"
+        " --out {params.out} {PARAMS_ARGS} > {log} 2>&1"

@@ -1,0 +1,25 @@
+# The base model. `model.name: tiny` builds a small random-weight Qwen2.5-VL
+# offline; any other name (a Hugging Face id or a local path) is used as is.
+
+
+rule build_model:
+    output:
+        model=directory("results/model/tiny"),
+    params:
+        tracked=tracked("model"),
+    log:
+        "logs/build_model/tiny.log",
+    benchmark:
+        "logs/benchmarks/build_model/tiny.tsv"
+    conda:
+        conda_env("model")
+    threads: res("model", "threads")
+    resources:
+        **job_resources("model"),
+    shell:
+        "{VISREASON} model tiny --out {output.model} {PARAMS_ARGS} > {log} 2>&1"
+
+
+def base_model_input(wildcards=None):
+    """The base model as a rule input: the built folder for `tiny`, nothing otherwise."""
+    return [BASE_MODEL] if TINY else []

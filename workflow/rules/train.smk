@@ -1,0 +1,48 @@
+# GRPO training: one job per reward design x seed. Checkpoints under
+# checkpoints/ are not outputs, so Snakemake keeps them between attempts and a
+# retried (e.g. preempted) job resumes from the newest one.
+
+
+rule audit_rewards:
+    output:
+        audit=report("results/rewards/audit.md", caption="../report/audit.rst", category="Rewards"),
+    params:
+        tracked=tracked("rewards", "categories"),
+    log:
+        "logs/audit_rewards/audit.log",
+    benchmark:
+        "logs/benchmarks/audit_rewards/audit.tsv"
+    conda:
+        conda_env("report")
+    threads: 1
+    resources:
+        **job_resources("report"),
+    shell:
+        "{VISREASON} rewards audit --out {output.audit} {PARAMS_ARGS} > {log} 2>&1"
+
+
+rule train_model:
+    input:
+        data="results/data/train",
+        model=base_model_input,
+    output:
+        final=directory("results/train/{reward}/seed{seed}/final"),
+        summary="results/train/{reward}/seed{seed}/train_summary.json",
+    params:
+        tracked=tracked("train", "model", "rewards.{reward}"),
+        out="results/train/{reward}/seed{seed}",
+        # Resume state: never deleted by Snakemake, `persist` in DVC, not cached.
+        checkpoints="results/train/{reward}/seed{seed}/checkpoints",
+        model=BASE_MODEL,
+    log:
+        "logs/train_model/{reward}-seed{seed}.log",
+    benchmark:
+        "logs/benchmarks/train_model/{reward}-seed{seed}.tsv"
+    conda:
+        conda_env("train")
+    threads: res("train", "threads")
+    resources:
+        **job_resources("train"),
+    shell:
+        "OMP_NUM_THREADS={threads} {VISREASON} train --reward {wildcards.reward} --seed {wildcards.seed}"
+        " --data {input.data} --model {params.model} --out {params.out} {PARAMS_ARGS} > {log} 2>&1"
