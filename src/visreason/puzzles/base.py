@@ -108,6 +108,14 @@ def require_size(size: int, category: str, minimum: int = 32) -> None:
         raise PuzzleError(f"{category}: image size must be an integer >= {minimum} px, got {size!r}")
 
 
+def require_grid(grid, name: str, category: str) -> None:
+    """Raise PuzzleError unless `grid` is a non-empty rectangular list of row lists."""
+    if not (isinstance(grid, list) and grid and isinstance(grid[0], list) and grid[0]):
+        raise PuzzleError(f"{category}: {name!r} must be a non-empty list of rows")
+    if any(not isinstance(row, list) or len(row) != len(grid[0]) for row in grid):
+        raise PuzzleError(f"{category}: {name!r} must be rectangular (every row {len(grid[0])} cells long)")
+
+
 @functools.lru_cache(maxsize=64)
 def font(size: int) -> ImageFont.FreeTypeFont:
     """A bold sans-serif font of `size` px: DejaVu Sans Bold shipped with matplotlib

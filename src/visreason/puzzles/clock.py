@@ -85,6 +85,10 @@ def parse_question(question: str) -> tuple[int, int, int]:
 
 def _shown_time(solution: dict) -> tuple[int, int]:
     require_keys(solution, ("current_hour", "current_minute"), "clock")
+    if not any({f"{p}_hour", f"{p}_minute"} <= solution.keys() for p in ("add", "subtract")):
+        raise PuzzleError(
+            "clock: solution needs either 'add_hour' and 'add_minute' or 'subtract_hour' and 'subtract_minute'"
+        )
     hour, minute = solution["current_hour"], solution["current_minute"]
     if not (isinstance(hour, int) and 1 <= hour <= 12 and isinstance(minute, int) and 0 <= minute <= 59):
         raise PuzzleError(f"clock: current time must be hour 1-12 and minute 0-59, got {hour!r}:{minute!r}")

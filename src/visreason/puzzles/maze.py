@@ -28,7 +28,15 @@ import re
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, integer_options, normalize, require_keys, require_size
+from visreason.puzzles.base import (
+    Puzzle,
+    PuzzleError,
+    integer_options,
+    normalize,
+    require_grid,
+    require_keys,
+    require_size,
+)
 
 KEYS = ("maze", "optimal_path", "optimal_path_length", "left_turns", "right_turns", "total_turns")
 SIDES = (7, 9, 11, 13)
@@ -69,8 +77,7 @@ def asked_quantity(question: str) -> str:
 def _grid(solution: dict) -> list[list[int]]:
     require_keys(solution, KEYS, "maze")
     grid = solution["maze"]
-    if not (isinstance(grid, list) and grid and all(isinstance(row, list) and len(row) == len(grid[0]) for row in grid)):
-        raise PuzzleError("maze: 'maze' must be a non-empty rectangular list of rows")
+    require_grid(grid, "maze", "maze")
     if any(v not in (0, 1) for row in grid for v in row):
         raise PuzzleError("maze: 'maze' cells must be 0 (empty) or 1 (obstacle)")
     return grid
@@ -79,9 +86,8 @@ def _grid(solution: dict) -> list[list[int]]:
 def openings(grid: list[list[int]]) -> tuple[tuple[int, int], tuple[int, int]]:
     """(entrance, exit): the two empty border cells, entrance first in row-major order."""
     rows, cols = len(grid), len(grid[0])
-    border = [
-        (r, c) for r in range(rows) for c in range(cols) if grid[r][c] == 0 and (r in (0, rows - 1) or c in (0, cols - 1))
-    ]
+    edge = [(r, c) for r in range(rows) for c in range(cols) if r in (0, rows - 1) or c in (0, cols - 1)]
+    border = [(r, c) for r, c in edge if grid[r][c] == 0]
     if len(border) != 2:
         raise PuzzleError(f"maze: expected exactly 2 empty border cells (entrance, exit), found {len(border)}")
     return border[0], border[1]

@@ -23,7 +23,7 @@ from collections import deque
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, integer_options, require_keys, require_size
+from visreason.puzzles.base import Puzzle, PuzzleError, integer_options, require_grid, require_keys, require_size
 
 KEYS = ("ids", "timestep", "target", "box_location")
 IDS = {"empty": ".", "brick": "#", "box": "B", "person": "S", "target": "T"}
@@ -48,8 +48,7 @@ def _state(solution: dict) -> tuple[list[list[str]], dict, tuple, tuple, tuple]:
     if not isinstance(steps, dict) or "grid_0" not in steps:
         raise PuzzleError("move_box: 'timestep' must be a dict holding the initial grid 'grid_0'")
     grid = steps["grid_0"]
-    if not (isinstance(grid, list) and grid and all(isinstance(row, list) and len(row) == len(grid[0]) for row in grid)):
-        raise PuzzleError("move_box: 'grid_0' must be a non-empty rectangular list of rows")
+    require_grid(grid, "grid_0", "move_box")
     found = {}
     for kind in ("box", "person", "target"):
         cells = [(r, c) for r, row in enumerate(grid) for c, v in enumerate(row) if v == ids[kind]]
@@ -78,7 +77,7 @@ def push_paths(grid, ids, box, player, stop_at=None) -> dict[tuple[int, int], li
     Breadth-first search over states (box cell, player region), one layer per push; the
     player region is named by its smallest cell. Stops early once `stop_at` is reached."""
     free = {(r, c) for r, row in enumerate(grid) for c, v in enumerate(row) if v != ids["brick"]}
-    near = {cell: [(cell[0] + dr, cell[1] + dc) for dr, dc in MOVES if (cell[0] + dr, cell[1] + dc) in free] for cell in free}
+    near = {(r, c): [(r + dr, c + dc) for dr, dc in MOVES if (r + dr, c + dc) in free] for r, c in free}
 
     def region(start: tuple[int, int], box: tuple[int, int]) -> set:
         seen, todo = {start, box}, [start]
@@ -133,7 +132,9 @@ class MoveBox(Puzzle):
 
     def solve(self, solution: dict, question: str) -> str:
         if "minimum number of pushes" not in " ".join(question.lower().split()):
-            raise PuzzleError(f"move_box: the question does not ask for the minimum number of pushes: {question[-120:]!r}")
+            raise PuzzleError(
+                f"move_box: the question does not ask for the minimum number of pushes: {question[-120:]!r}"
+            )
         grid, ids, *_ = _state(solution)
         return str(len(min_pushes(grid, ids)) - 1)
 
@@ -152,7 +153,8 @@ class MoveBox(Puzzle):
     def facts(self, solution: dict) -> list[str]:
         grid, _, box, player, target = _state(solution)
         rows = [f"row {r}: {' '.join(row)}" for r, row in enumerate(grid)]
-        return [*rows, *(f"{k} at row {rc[0]}, column {rc[1]}" for k, rc in (("box", box), ("player", player), ("target", target)))]
+        where = {"box": box, "player": player, "target": target}
+        return [*rows, *(f"{kind} at row {r}, column {c}" for kind, (r, c) in where.items())]
 
     def sample(self, rng: random.Random) -> tuple[dict, str]:
         """A 6 x 6 warehouse whose minimum push count is drawn uniformly from 1-5 (as
@@ -161,7 +163,8 @@ class MoveBox(Puzzle):
         wanted = rng.randint(1, 5)
         inner = [(r, c) for r in range(1, SIDE - 1) for c in range(1, SIDE - 1)]
         while True:
-            grid = [[IDS["brick"] if r in (0, SIDE - 1) or c in (0, SIDE - 1) else IDS["empty"] for c in range(SIDE)] for r in range(SIDE)]
+            grid = [[IDS["brick"] if min(r, c) == 0 or max(r, c) == SIDE - 1 else IDS["empty"] for c in range(SIDE)]
+                    for r in range(SIDE)]  # fmt: skip
             walls = rng.choices(WALL_COUNTS, WALL_WEIGHTS)[0]
             picked = rng.sample(inner, walls + 2)
             for r, c in picked[:walls]:

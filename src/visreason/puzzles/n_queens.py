@@ -92,7 +92,8 @@ class NQueens(Puzzle):
         if asked and (int(asked.group(1)), int(asked.group(2))) != (n, n):
             raise PuzzleError(f"n_queens: the question's board {asked.group(0)!r} is not the solution's {n} x {n}")
         if n - len(given) != 2:
-            raise PuzzleError(f"n_queens: expected 2 missing queens on the {n} x {n} board, {n - len(given)} are missing")
+            missing = n - len(given)
+            raise PuzzleError(f"n_queens: expected 2 missing queens on the {n} x {n} board, {missing} are missing")
         distances = {abs(a[0] - b[0]) + abs(a[1] - b[1]) for a, b in completions(n, given)}
         if len(distances) != 1:
             raise PuzzleError(f"n_queens: the given queens have {'no' if not distances else 'an ambiguous'} completion")
