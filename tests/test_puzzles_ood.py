@@ -109,6 +109,7 @@ def test_number_slide_describe_lists_rows_with_open_position():
 # ---------------------------------------------------------------- tower_of_hanoi
 
 HANOI = CATEGORIES["tower_of_hanoi"]
+HANOI_Q = "What is the minimum number of moves required to go from the starting to the ending configuration?"
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
@@ -117,13 +118,13 @@ def test_hanoi_classic_needs_2_to_the_n_minus_1(n, target):
     tower = list(range(n, 0, -1))
     end = [[], [], []]
     end[target] = tower
-    assert HANOI.solve({"start_position": [tower, [], []], "end_position": end}, "") == str(2**n - 1)
+    assert HANOI.solve({"start_position": [tower, [], []], "end_position": end}, HANOI_Q) == str(2**n - 1)
 
 
 def test_hanoi_hand_solved_instances():
     # move 2 onto rod 3, then 1 onto it: 2 moves
-    assert HANOI.solve({"start_position": [[2], [1], []], "end_position": [[], [], [2, 1]]}, "") == "2"
-    assert HANOI.solve({"start_position": [[3, 1], [2], []], "end_position": [[3, 1], [2], []]}, "") == "0"
+    assert HANOI.solve({"start_position": [[2], [1], []], "end_position": [[], [], [2, 1]]}, HANOI_Q) == "2"
+    assert HANOI.solve({"start_position": [[3, 1], [2], []], "end_position": [[3, 1], [2], []]}, HANOI_Q) == "0"
 
 
 @pytest.mark.parametrize(
@@ -138,7 +139,7 @@ def test_hanoi_hand_solved_instances():
 )
 def test_hanoi_bad_input(solution, match):
     with pytest.raises(PuzzleError, match=match):
-        HANOI.solve(solution, "")
+        HANOI.solve(solution, HANOI_Q)
 
 
 def test_hanoi_describe_lists_rods_bottom_to_top():
@@ -150,28 +151,29 @@ def test_hanoi_describe_lists_rods_bottom_to_top():
 # ---------------------------------------------------------------- water_jugs
 
 JUGS = CATEGORIES["water_jugs"]
+JUGS_Q = "What is the minimum number of water pouring steps required to achieve the objective?"
 CLASSIC_JUGS = {"num_jugs": 3, "capacities": [8, 5, 3], "total_water": 8, "start": [8, 0, 0], "end": [4, 4, 0]}
 
 
 def test_water_jugs_classic_8_5_3_needs_7_pours():
-    question = "The objective is to reach the amounts of 4, 4, 0 litres of water in the jugs from left to right"
+    question = "The objective is to reach the amounts of 4, 4, 0 litres of water in the jugs from left to right. " + JUGS_Q
     assert JUGS.solve(CLASSIC_JUGS, question) == "7"
 
 
 def test_water_jugs_hand_solved_instance():
     # jug 1 into jug 3 -> [3, 1, 1], then jug 3 into jug 2 -> [3, 2, 0]; no single pour does it
     sol = {"num_jugs": 3, "capacities": [6, 5, 1], "total_water": 5, "start": [4, 1, 0], "end": [3, 2, 0]}
-    assert JUGS.solve(sol, "") == "2"
+    assert JUGS.solve(sol, JUGS_Q) == "2"
 
 
 @pytest.mark.parametrize(
     "change, question, match",
     [
-        ({"end": [5, 1, 0]}, "", "cannot be reached"),  # [6,0,0] -> [5,1,0] needs splitting water (all even)
-        ({"start": [9, 0, 0], "total_water": 9}, "", "overflows"),
-        ({"end": [4, 4]}, "", "3 non-negative integers"),
-        ({"end": [4, 3, 0]}, "", "different total water"),
-        ({}, "reach the amounts of 4, 0, 2 litres of water", "question targets"),
+        ({"end": [5, 1, 0]}, JUGS_Q, "cannot be reached"),  # [6,0,0] -> [5,1,0] needs splitting water (all even)
+        ({"start": [9, 0, 0], "total_water": 9}, JUGS_Q, "overflows"),
+        ({"end": [4, 4]}, JUGS_Q, "3 non-negative integers"),
+        ({"end": [4, 3, 0]}, JUGS_Q, "different total water"),
+        ({}, "The objective is to reach the amounts of 4, 0, 2 litres of water. " + JUGS_Q, "question targets"),
     ],
 )
 def test_water_jugs_bad_input(change, question, match):
@@ -182,7 +184,7 @@ def test_water_jugs_bad_input(change, question, match):
 
 def test_water_jugs_missing_key():
     with pytest.raises(PuzzleError, match="'capacities'"):
-        JUGS.solve({"start": [1, 0, 0], "end": [0, 1, 0]}, "")
+        JUGS.solve({"start": [1, 0, 0], "end": [0, 1, 0]}, JUGS_Q)
 
 
 def test_water_jugs_describe_states_amounts_and_capacities():
@@ -193,19 +195,20 @@ def test_water_jugs_describe_states_amounts_and_capacities():
 # ---------------------------------------------------------------- checker_move
 
 CHECKER = CATEGORIES["checker_move"]
+CHECKER_Q = "How many moves are required to reach the ending configuration from the starting configuration?"
 
 
 @pytest.mark.parametrize("g, r", [(1, 1), (1, 2), (2, 2), (3, 2), (3, 3)])
 def test_checker_classic_swap_needs_gr_plus_g_plus_r(g, r):
     sol = {"start_position": "G" * g + "_" + "R" * r, "end_position": "R" * r + "_" + "G" * g, "green_checkers": g, "red_checkers": r}
-    assert CHECKER.solve(sol, "") == str(g * r + g + r)
+    assert CHECKER.solve(sol, CHECKER_Q) == str(g * r + g + r)
 
 
 def test_checker_hand_solved_instances():
     # G jumps over R into the gap: 1 move
-    assert CHECKER.solve({"start_position": "GR_", "end_position": "_RG"}, "") == "1"
+    assert CHECKER.solve({"start_position": "GR_", "end_position": "_RG"}, CHECKER_Q) == "1"
     # G_RR -> _GRR (slide) -> RG_R (jump) -> R_GR (slide): 3 moves
-    assert CHECKER.solve({"start_position": "G_RR", "end_position": "R_GR"}, "") == "3"
+    assert CHECKER.solve({"start_position": "G_RR", "end_position": "R_GR"}, CHECKER_Q) == "3"
 
 
 @pytest.mark.parametrize(
@@ -221,12 +224,13 @@ def test_checker_hand_solved_instances():
 )
 def test_checker_bad_input(solution, match):
     with pytest.raises(PuzzleError, match=match):
-        CHECKER.solve(solution, "")
+        CHECKER.solve(solution, CHECKER_Q)
 
 
 # ---------------------------------------------------------------- rotting_kiwi
 
 KIWI = CATEGORIES["rotting_kiwi"]
+KIWI_Q = "What is the minimum number of minutes that must elapse until no cell has a fresh kiwi?"
 IDS = {"empty": 0, "fresh": 1, "rotten": 2}
 
 
@@ -235,17 +239,17 @@ def kiwi(grid):
 
 
 def test_kiwi_hand_solved_instances():
-    assert KIWI.solve(kiwi([[2, 1, 1], [1, 1, 1], [1, 1, 1]]), "") == "4"  # farthest corner is 4 steps away
-    assert KIWI.solve(kiwi([[1, 1, 1], [1, 2, 1], [1, 1, 1]]), "") == "2"
-    assert KIWI.solve(kiwi([[2, 0, 0], [0, 0, 0], [0, 0, 2]]), "") == "0"
+    assert KIWI.solve(kiwi([[2, 1, 1], [1, 1, 1], [1, 1, 1]]), KIWI_Q) == "4"  # farthest corner is 4 steps away
+    assert KIWI.solve(kiwi([[1, 1, 1], [1, 2, 1], [1, 1, 1]]), KIWI_Q) == "2"
+    assert KIWI.solve(kiwi([[2, 0, 0], [0, 0, 0], [0, 0, 2]]), KIWI_Q) == "0"
     # a snake around empties: the rot must go the long way round
-    assert KIWI.solve(kiwi([[2, 1, 1], [0, 0, 1], [1, 1, 1]]), "") == "6"
+    assert KIWI.solve(kiwi([[2, 1, 1], [0, 0, 1], [1, 1, 1]]), KIWI_Q) == "6"
 
 
 def test_kiwi_ignores_later_minutes_of_the_record():
     sol = kiwi([[2, 1, 1], [1, 1, 1], [1, 1, 1]])
     sol["timestep"]["minute_1"] = [[2, 2, 2], [2, 2, 2], [2, 2, 2]]
-    assert KIWI.solve(sol, "") == "4"
+    assert KIWI.solve(sol, KIWI_Q) == "4"
 
 
 @pytest.mark.parametrize(
@@ -261,7 +265,7 @@ def test_kiwi_ignores_later_minutes_of_the_record():
 )
 def test_kiwi_bad_input(solution, match):
     with pytest.raises(PuzzleError, match=match):
-        KIWI.solve(solution, "")
+        KIWI.solve(solution, KIWI_Q)
 
 
 def test_kiwi_describe_uses_legend():
@@ -287,6 +291,21 @@ def test_render_is_deterministic_and_sized(category):
     assert a.tobytes() == b.tobytes()
     with pytest.raises(VisreasonError, match="size"):
         puzzle.render(solution, 0)
+
+
+@pytest.mark.parametrize(
+    "puzzle, solution, question",
+    [
+        (HANOI, {"start_position": [[2, 1], [], []], "end_position": [[], [], [2, 1]]}, HANOI_Q),
+        (JUGS, CLASSIC_JUGS, JUGS_Q),
+        (CHECKER, {"start_position": "G_R", "end_position": "RG_"}, CHECKER_Q),
+        (KIWI, kiwi([[2, 1]]), KIWI_Q),
+    ],
+)
+def test_question_must_ask_what_the_category_answers(puzzle, solution, question):
+    puzzle.solve(solution, "  " + question.upper().replace(" ", "\n "))  # case and line breaks do not matter
+    with pytest.raises(PuzzleError, match="question does not ask"):
+        puzzle.solve(solution, "How many disks are there?")
 
 
 @pytest.mark.parametrize("category", OOD)

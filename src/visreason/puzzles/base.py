@@ -75,10 +75,19 @@ class Puzzle(ABC):
         return Generated(question, self.options(answer, solution, rng), answer, solution, self.render(solution, size))
 
     def fact_fidelity(self, caption: str, solution: dict) -> tuple[int, int]:
-        """(facts stated correctly, facts in the state), comparing case- and space-insensitively."""
+        """(facts stated correctly, facts in the state), comparing case- and space-insensitively.
+
+        A fact counts only as a whole: "column 1" is not stated by "column 12".
+
+        >>> from visreason.puzzles import CATEGORIES
+        >>> state = {"rows": 8, "columns": 8, "given_queen_positions": [[0, 1]], "missing_queen_positions": []}
+        >>> CATEGORIES["n_queens"].fact_fidelity("8 x 8 squares, queen at row 0, column 12", state)
+        (1, 2)
+        """
         text = normalize(caption)
         facts = self.facts(solution)
-        return sum(normalize(f) in text for f in facts), len(facts)
+        stated = sum(re.search(rf"(?<!\w){re.escape(normalize(f))}(?!\w)", text) is not None for f in facts)
+        return stated, len(facts)
 
 
 class PuzzleError(VisreasonError, ValueError):
@@ -106,6 +115,13 @@ def require_size(size: int, category: str, minimum: int = 32) -> None:
     """Raise PuzzleError unless `size` (the image's long side in px) is an int >= `minimum`."""
     if isinstance(size, bool) or not isinstance(size, int) or size < minimum:
         raise PuzzleError(f"{category}: image size must be an integer >= {minimum} px, got {size!r}")
+
+
+def require_question(question: str, phrase: str, category: str) -> None:
+    """Raise PuzzleError unless `question` asks what `category` answers, recognised by
+    `phrase` (compared case- and space-insensitively), e.g. "minimum number of moves"."""
+    if not isinstance(question, str) or normalize(phrase) not in normalize(question):
+        raise PuzzleError(f"{category}: question does not ask for the {phrase}: {question!r}")
 
 
 def require_grid(grid, name: str, category: str) -> None:

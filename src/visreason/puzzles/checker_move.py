@@ -4,7 +4,8 @@ square (_); the minimum number of moves from the start to the end row, by BFS.
 A move slides a checker into the adjacent empty square, or jumps it over one checker of
 the other colour into the empty square.
 
->>> CheckerMove().solve({"start_position": "G_RR", "end_position": "RR_G", "green_checkers": 1, "red_checkers": 2}, "")
+>>> CheckerMove().solve({"start_position": "G_RR", "end_position": "RR_G", "green_checkers": 1, "red_checkers": 2},
+...                     "How many moves are required to reach the ending configuration from the starting configuration?")
 '5'
 """
 
@@ -15,7 +16,7 @@ from collections import deque
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, font, integer_options, require_keys, require_size
+from visreason.puzzles.base import Puzzle, PuzzleError, font, integer_options, require_keys, require_question, require_size
 
 QUESTION = (
     "A checker game is being played on a grid of {squares} squares with {g} green and {r} red checkers. Initially, "
@@ -26,6 +27,7 @@ QUESTION = (
     "maximum of one checker at any time. How many moves are required to reach the ending configuration from the "
     "starting configuration following the specified rules?"
 )
+ASKS = "how many moves are required"  # the phrase that identifies this category's question
 LEGEND = "G = green checker (moves right only), R = red checker (moves left only), _ = empty square"
 COLOURS = {"G": (0, 128, 0), "R": (255, 0, 0)}
 MAX_RANDOM_ANSWER = 5  # released non-classic puzzles need 1..5 moves
@@ -82,6 +84,7 @@ class CheckerMove(Puzzle):
 
     def solve(self, solution: dict, question: str) -> str:
         start, end = parse_row(solution, "start_position"), parse_row(solution, "end_position")
+        require_question(question, ASKS, self.name)
         if sorted(start) != sorted(end):
             raise PuzzleError(f"checker_move: start {start!r} and end {end!r} hold different checkers")
         return str(len(shortest_moves(start, end)) - 1)

@@ -3,7 +3,8 @@ no fresh kiwi is left, by simulating from `timestep["minute_0"]` (the later minu
 record are never read).
 
 >>> RottingKiwi().solve({"ids": {"empty": 0, "fresh": 1, "rotten": 2},
-...                      "timestep": {"minute_0": [[2, 1, 1], [0, 0, 1], [0, 0, 1]]}}, "")
+...                      "timestep": {"minute_0": [[2, 1, 1], [0, 0, 1], [0, 0, 1]]}},
+...                     "What is the minimum number of minutes that must elapse until no cell has a fresh kiwi?")
 '4'
 """
 
@@ -15,7 +16,7 @@ import random
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, integer_options, require_keys, require_size
+from visreason.puzzles.base import Puzzle, PuzzleError, integer_options, require_keys, require_question, require_size
 
 IDS = {"empty": 0, "fresh": 1, "rotten": 2}
 SYMBOLS = {0: "_", 1: "F", 2: "R"}
@@ -24,6 +25,7 @@ QUESTION = (
     "kiwi. Every minute, any fresh kiwi that is 4-directionally adjacent to a rotten kiwi also becomes rotten. What is "
     "the minimum number of minutes that must elapse until no cell has a fresh kiwi?"
 )
+ASKS = "minimum number of minutes"  # the phrase that identifies this category's question
 MAX_ANSWER = 6  # the released answers span 1..6
 
 Grid = list[list[int]]
@@ -71,6 +73,7 @@ class RottingKiwi(Puzzle):
     name = "rotting_kiwi"
 
     def solve(self, solution: dict, question: str) -> str:
+        require_question(question, ASKS, self.name)
         history = simulate(parse_grid(solution))
         if any(v == 1 for row in history[-1] for v in row):
             raise PuzzleError("rotting_kiwi: some fresh kiwi never rots, so the question has no answer")

@@ -3,7 +3,8 @@
 Disks are numbered by size (1 the smallest) and each rod lists its disks bottom to top,
 as in the released records: `{"start_position": [[4, 1], [3, 2], [6, 5]], ...}`.
 
->>> TowerOfHanoi().solve({"start_position": [[3, 2, 1], [], []], "end_position": [[], [], [3, 2, 1]]}, "")
+>>> TowerOfHanoi().solve({"start_position": [[3, 2, 1], [], []], "end_position": [[], [], [3, 2, 1]]},
+...                      "What is the minimum number of moves required to go from the starting to the ending configuration?")
 '7'
 """
 
@@ -14,7 +15,7 @@ from collections import deque
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, font, integer_options, require_keys, require_size
+from visreason.puzzles.base import Puzzle, PuzzleError, font, integer_options, require_keys, require_question, require_size
 
 QUESTION = (
     "You are playing a Tower of Hanoi game with {rods} rods and {disks} disks of various diameters, which can slide "
@@ -24,6 +25,7 @@ QUESTION = (
     "or on an empty rod; and iii) No disk can be placed on top of a disk that is smaller than it. What is the minimum "
     "number of moves required to go from the starting to the ending configuration?"
 )
+ASKS = "minimum number of moves"  # the phrase that identifies this category's question
 MAX_ANSWER = 6  # the released answers span 1..6
 # Disk colours from the smallest (pale peach) to the largest (red), like the released images.
 DISK_COLOURS = [(253, 218, 180), (253, 180, 110), (250, 140, 30), (220, 110, 10), (160, 50, 10), (205, 10, 10), (130, 20, 20), (90, 10, 10)]
@@ -95,6 +97,7 @@ class TowerOfHanoi(Puzzle):
         return start, end
 
     def solve(self, solution: dict, question: str) -> str:
+        require_question(question, ASKS, self.name)
         return str(len(shortest_path(*self._states(solution))) - 1)
 
     def describe(self, solution: dict) -> str:

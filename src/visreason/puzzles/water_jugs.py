@@ -4,7 +4,8 @@ A pour empties the source jug or fills the destination, whichever comes first; w
 is never added or thrown away. The targets are stated in the question; the solver
 reads them from `end` and checks the question agrees.
 
->>> WaterJugs().solve({"num_jugs": 3, "capacities": [8, 5, 3], "total_water": 8, "start": [8, 0, 0], "end": [4, 4, 0]}, "")
+>>> WaterJugs().solve({"num_jugs": 3, "capacities": [8, 5, 3], "total_water": 8, "start": [8, 0, 0], "end": [4, 4, 0]},
+...                   "What is the minimum number of water pouring steps required to achieve the objective?")
 '7'
 """
 
@@ -16,7 +17,7 @@ from collections import deque
 
 from PIL import Image, ImageDraw, ImageFont
 
-from visreason.puzzles.base import Puzzle, PuzzleError, font, integer_options, require_keys, require_size
+from visreason.puzzles.base import Puzzle, PuzzleError, font, integer_options, require_keys, require_question, require_size
 
 QUESTION = (
     "You are given {n} jugs of capacities {caps} litres. Initially, the amount of water that is contained in each "
@@ -26,6 +27,7 @@ QUESTION = (
     "reach the amounts of {end} litres of water in the jugs from left to right, respectively. What is the minimum "
     "number of water pouring steps required to achieve the objective?"
 )
+ASKS = "minimum number of water pouring steps"  # the phrase that identifies this category's question
 TARGET_RE = re.compile(r"reach the amounts of ([\d, ]+) litres")
 MAX_ANSWER = 4  # the released answers span 1..4
 WATER = (166, 166, 255)
@@ -93,6 +95,7 @@ class WaterJugs(Puzzle):
 
     def solve(self, solution: dict, question: str) -> str:
         caps, start, end = parse_state(solution)
+        require_question(question, ASKS, self.name)
         if m := TARGET_RE.search(question):
             stated = tuple(int(x) for x in m.group(1).split(","))
             if stated != end:
