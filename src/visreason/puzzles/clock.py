@@ -115,7 +115,7 @@ class Clock(Puzzle):
         hour, minute = _shown_time(solution)
         return (
             f"An analog clock without a seconds hand shows the time {hour}:{minute:02d} "
-            f"(the hour hand is at hour {hour} and the minute hand at minute {minute})."
+            f"(hour {hour}, minute {minute})."
         )
 
     def facts(self, solution: dict) -> list[str]:

@@ -141,14 +141,12 @@ class MoveBox(Puzzle):
     def describe(self, solution: dict) -> str:
         grid, ids, *_ = _state(solution)
         legend = ", ".join(f"{ids[k]} {word}" for k, word in _WORDS.items())
-        return "\n".join(
-            [
-                f"A {len(grid)} x {len(grid[0])} storekeeper grid, rows numbered from 0 at the top and columns "
-                f"from 0 at the left. Legend: {legend}.",
-                *self.facts(solution)[:-3],
-                "; ".join(self.facts(solution)[-3:]) + ".",
-            ]
+        facts = self.facts(solution)
+        header = (
+            f"A {len(grid)} x {len(grid[0])} storekeeper grid, rows numbered from 0 at the top and columns "
+            f"from 0 at the left. Legend: {legend}."
         )
+        return "\n".join([header, *facts[:-3], "; ".join(facts[-3:]) + "."])
 
     def facts(self, solution: dict) -> list[str]:
         grid, _, box, player, target = _state(solution)
