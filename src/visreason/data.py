@@ -26,13 +26,14 @@ parameters give byte-identical files and manifest.
 Balancing: the generators' natural answer distributions can be peaked (a maze asking
 for left turns is often answered 1 or 2). Per category, a pilot sample of
 `data.balance.pilot` states estimates each answer's frequency p(a); a puzzle's draw is
-then accepted with probability min(1, c / p(a)), with c = max(1/K, 5/pilot) for K distinct
-pilot answers. The result has frequencies proportional to min(p(a), c): no answer is
-more common than its share of a uniform distribution, rare answers keep their natural
-rate, and answers seen fewer than 5 times in the pilot (too noisy to trust) are never
-down-weighted, so large answer spaces (clock: 720 times) are left as they are. After
-`data.balance.max_tries` rejected draws the last draw is kept; the manifest counts these
-fallbacks per category.
+then accepted with probability min(1, c / p(a)). The kept answers have frequencies
+proportional to min(p(a), c): common answers are capped at c, rarer ones keep their
+natural rate. c is the lowest cap whose acceptance rate sum_a min(p(a), c) is still
+`data.balance.acceptance` (so flattening costs 1/acceptance draws per puzzle on average;
+rendering happens once, after acceptance), but never below 5/pilot: answers seen fewer
+than 5 times in the pilot are too noisy to down-weight, so large, already flat answer
+spaces (clock: 720 times) are left as they are. After `data.balance.max_tries` rejected
+draws the last draw is kept; the manifest counts these fallbacks per category.
 
 Deduplication: no two puzzles of a dataset, and no training puzzle and puzzle of the
 `--exclude` dataset, share a state (the canonical JSON of `solution`). A duplicate is
@@ -216,13 +217,22 @@ def eval_counts(params: dict) -> dict[str, int]:
     return check_counts({c: n for c in all_categories(params)}, "data.eval.per_category")
 
 
-def acceptance(pilot: Counter, pilot_size: int) -> dict[str, float]:
+def acceptance(pilot: Counter, pilot_size: int, rate: float) -> dict[str, float]:
     """Per-answer acceptance probabilities that flatten an answer distribution (module docstring).
 
-    >>> acceptance(Counter({"1": 300, "2": 80, "3": 20}), 400)
-    {'1': 0.4444444444444444, '2': 1.0, '3': 1.0}
+    The cap c solves sum_a min(p(a), c) = rate by water-filling over the sorted frequencies.
+
+    >>> acceptance(Counter({"1": 200, "2": 100, "3": 100}), 400, rate=0.75)  # keeps 1/4 of each
+    {'1': 0.5, '2': 1.0, '3': 1.0}
     """
-    cap = max(1 / len(pilot), TRUSTED_COUNT / pilot_size)
+    freqs = sorted(n / pilot_size for n in pilot.values())
+    below = 0.0  # mass of the answers that stay under the cap
+    for i, f in enumerate(freqs):
+        if below + f * (len(freqs) - i) >= rate:
+            cap = (rate - below) / (len(freqs) - i)
+            break
+        below += f
+    cap = max(cap, TRUSTED_COUNT / pilot_size)
     return {a: min(1.0, cap * pilot_size / n) for a, n in pilot.items()}
 
 
@@ -307,11 +317,12 @@ def generate(
     from visreason.puzzles import CATEGORIES
 
     seed, size = data_params["seed"], data_params["image_size"]
-    pilot_size, tries = data_params["balance"]["pilot"], data_params["balance"]["max_tries"]
+    balance = data_params["balance"]
+    pilot_size, tries = balance["pilot"], balance["max_tries"]
     puzzles = {c: CATEGORIES[c] for c in counts}
     with _mapper(data_params["workers"]) as pmap:
         pilots = list(pmap(_pilot_task, [(p, seed, pilot_size) for p in puzzles.values()]))
-        accept = {c: acceptance(pilot, pilot_size) for c, pilot in zip(puzzles, pilots)}
+        accept = {c: acceptance(pilot, pilot_size, balance["acceptance"]) for c, pilot in zip(puzzles, pilots)}
 
         attempts = {(c, i): 0 for c, n in counts.items() for i in range(n)}
         drawn: dict[tuple[str, int], dict] = {}
@@ -510,24 +521,34 @@ def _read_image(image: Path | bytes | None, where: str) -> tuple[bytes, str]:
 # --------------------------------------------------------------------------- build / verify
 
 
-def build_dataset(params: dict, split: str, out: str | Path, exclude: str | Path | None = None) -> dict:
-    """Build the `split` dataset that params ask for into `out` (atomically); return its manifest."""
+def plan(params: dict, split: str) -> tuple[str, dict[str, int], dict]:
+    """(source, {category: count} to generate, the parameters that determine the output).
+
+    Checks every setting the build depends on, so that the CLI fails before it starts
+    an MLflow run. `workers` is not among the parameters: the output does not depend on it.
+    """
     if split not in SPLITS:
         raise VisreasonError(f"unknown split '{split}' (valid: {', '.join(SPLITS)})")
+    data = params["data"]
+    source = "generated" if split == "train" else data["eval"]["source"]
+    if source == "generated":
+        counts = train_counts(params) if split == "train" else eval_counts(params)
+        return source, counts, {k: data[k] for k in ("seed", "image_size", "png_compress_level", "balance")} | {"counts": counts}
+    check_counts({c: 1 for c in all_categories(params)}, "categories")
+    if source == "local":
+        return source, {}, {"local_path": data["eval"]["local_path"], "categories": all_categories(params)}
+    return source, {}, {"hf_dataset": data["eval"]["hf_dataset"], "hf_split": data["eval"]["hf_split"], "categories": all_categories(params)}
+
+
+def build_dataset(params: dict, split: str, out: str | Path, exclude: str | Path | None = None) -> dict:
+    """Build the `split` dataset that params ask for into `out` (atomically); return its manifest."""
+    source, counts, used = plan(params, split)
     data = params["data"]
     excluded, extra = set(), {}
     if exclude is not None:
         records = load_records(exclude, check_images=False)
         excluded = {state_key(r["category"], r["solution"]) for r in records}
         extra["excluded"] = {"records": len(records), "manifest_sha256": sha256_file(Path(exclude) / MANIFEST)}
-    source = "generated" if split == "train" else data["eval"]["source"]
-    if source == "generated":
-        counts = train_counts(params) if split == "train" else eval_counts(params)
-        used = {k: data[k] for k in ("seed", "image_size", "png_compress_level", "balance")} | {"counts": counts}
-    elif source == "local":
-        used = {"local_path": data["eval"]["local_path"], "categories": all_categories(params)}
-    else:
-        used = {"hf_dataset": data["eval"]["hf_dataset"], "hf_split": data["eval"]["hf_split"], "categories": all_categories(params)}
     with atomic_dir(out) as tmp:
         if source == "generated":
             records, files, stats = generate(counts, split, tmp, data, excluded)
@@ -558,8 +579,8 @@ def _check_released_counts(records: list[dict], categories: list[str], source: s
 def verify_dataset(data_dir: str | Path) -> dict:
     """Re-hash every file against the manifest and re-solve every record.
 
-    Returns {"records": n, "files": n}; any problem raises one VisreasonError that
-    counts the problems and names the first.
+    Returns {"records": n, "files": n}; problems raise one VisreasonError (one line)
+    that counts them and names the first three.
     """
     from visreason.puzzles import CATEGORIES
 
@@ -586,7 +607,8 @@ def verify_dataset(data_dir: str | Path) -> dict:
         if solved != r["answer"]:
             problems.append(f"record {r['id']}: solver gives {solved!r}, record says {r['answer']!r}")
     if problems:
-        raise VisreasonError(f"{root}: {len(problems)} problem(s); first: {problems[0]}")
+        more = "; ..." if len(problems) > 3 else ""
+        raise VisreasonError(f"{root}: {len(problems)} problem(s): {'; '.join(problems[:3])}{more}")
     return {"records": len(records), "files": len(listed)}
 
 
@@ -664,6 +686,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from visreason import tracking
 
     params = params_from_args(args)
+    plan(params, args.split)
     if args.exclude is not None and not Path(args.exclude).is_dir():
         raise VisreasonError(f"--exclude: dataset folder not found: {args.exclude}")
     inputs = {"exclude": args.exclude} if args.exclude else {}

@@ -1,0 +1,95 @@
+"""Dataset generation speed: puzzles/s per category, and Diverse-8k wall time on 1 vs 2 workers.
+
+    python benchmarks/bench_data.py                 # full: 512 px, all 8,000 Diverse-8k puzzles
+    python benchmarks/bench_data.py --scale 0.1     # quick look: 800 puzzles
+
+Part 1 times, on one core, each category's full pipeline per puzzle at `--size` px:
+sample + solve + options + describe + render (what `generate` does) and, separately,
+the PNG encoding at the configured compress level. Part 2 builds the Diverse-8k
+preset with `visreason.data.build_dataset` (pilot, balancing, dedupe, render, write,
+manifest) with 1 worker and with 2 workers, side by side, and checks that both give
+the same manifest. Reference: the released AlgoPuzzleVQA clock script makes about
+4 puzzles/s on this machine; the target is Diverse-8k in at most 60 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import io
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from visreason.config import load_params
+from visreason.data import build_dataset, train_counts
+from visreason.puzzles import CATEGORIES
+
+
+def per_category(size: int, seconds: float, compress_level: int) -> list[tuple[str, float, float]]:
+    """(category, puzzles/s without PNG, puzzles/s with PNG encoding) on this core."""
+    rows = []
+    for name, puzzle in CATEGORIES.items():
+        rng = random.Random(0)
+        n, generate_s, png_s = 0, 0.0, 0.0
+        while generate_s + png_s < seconds:
+            t0 = time.perf_counter()
+            g = puzzle.generate(rng, size)
+            puzzle.describe(g.solution)
+            t1 = time.perf_counter()
+            g.image.convert("RGB").save(io.BytesIO(), format="PNG", compress_level=compress_level)
+            png_s += time.perf_counter() - t1
+            generate_s += t1 - t0
+            n += 1
+        rows.append((name, n / generate_s, n / (generate_s + png_s)))
+    return rows
+
+
+def build_time(params: dict, workers: int, out: Path) -> tuple[float, dict]:
+    params = copy.deepcopy(params)
+    params["data"]["workers"] = workers
+    t0 = time.perf_counter()
+    manifest = build_dataset(params, "train", out)
+    return time.perf_counter() - t0, manifest
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=512, help="image size, px (default: %(default)s)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="timing budget per category (default: %(default)s)")
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of Diverse-8k to build (default: %(default)s)")
+    args = parser.parse_args()
+
+    params = load_params(scale="paper")
+    params["data"]["image_size"] = args.size
+    params["data"]["train"]["preset"] = "diverse-8k"
+    level = params["data"]["png_compress_level"]
+
+    print(f"## Puzzles/s per category, one core, {args.size} px (PNG compress_level={level})\n")
+    print("| category | generate (puzzles/s) | generate + PNG (puzzles/s) |")
+    print("|---|---:|---:|")
+    for name, bare, with_png in per_category(args.size, args.seconds, level):
+        print(f"| {name} | {bare:.0f} | {with_png:.0f} |", flush=True)
+
+    counts = {c: max(1, round(n * args.scale)) for c, n in train_counts(params).items()}
+    params["data"]["train"]["presets"]["diverse-8k"] = counts
+    total = sum(counts.values())
+    print(f"\n## Diverse-8k build ({total} puzzles, {args.size} px), wall time\n")
+    print("| workers | wall (s) | puzzles/s |")
+    print("|---:|---:|---:|")
+    manifests = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for workers in (1, 2):
+            seconds, manifest = build_time(params, workers, Path(tmp) / f"w{workers}")
+            manifests.append(manifest)
+            print(f"| {workers} | {seconds:.1f} | {total / seconds:.0f} |", flush=True)
+    same = manifests[0] == manifests[1]
+    print(f"\nidentical manifests with 1 and 2 workers: {same}")
+    print(f"balancing fallbacks: {manifests[0]['balance']}")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
