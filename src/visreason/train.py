@@ -1,5 +1,491 @@
-"""PLACEHOLDER: being implemented."""
+"""GRPO training of one reward design with TRL's `GRPOTrainer`, without SFT.
+
+    visreason train --reward mixture --seed 0 --data results/data/train \\
+        --model results/model/tiny --out results/train/mixture/seed0
+
+Settings: `train` in params.yaml, with `rewards.<name>` merged over it (same
+keys). Keys named like `GRPOConfig` fields mean exactly what TRL means; the
+comments in params.yaml say where EasyR1 (the study's framework) differs.
+
+Layout of OUTDIR (a rerun of the same command resumes; see `_resume_point`):
+    train_config.json   the resolved settings of the job, written at its start
+    mlflow_run_id       the MLflow run, continued on resume
+    checkpoints/        TRL/Trainer checkpoints every `save_steps` and at the end
+    final/              the trained model + processor, written atomically
+    train_summary.json  written last: steps, final reward means, wall time, commit
+
+Multi-GPU / multi-node: `accelerate launch --config_file configs/accelerate/zero3.yaml
+-m visreason.cli train ...` (or fsdp.yaml); see configs/accelerate/README.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from visreason import VisreasonError
+from visreason.files import atomic_dir, atomic_write_text, read_json, sha256_file, write_json
+
+# Settings passed to GRPOConfig unchanged (the rest are handled here).
+GRPO_KEYS = [
+    "max_steps",
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "weight_decay",
+    "max_grad_norm",
+    "per_device_train_batch_size",
+    "num_generations",
+    "max_completion_length",
+    "temperature",
+    "top_p",
+    "beta",
+    "epsilon",
+    "epsilon_high",
+    "loss_type",
+    "scale_rewards",
+    "use_cpu",
+    "bf16",
+    "gradient_checkpointing",
+    "save_steps",
+    "save_total_limit",
+    "vllm_gpu_memory_utilization",
+]
+OWN_KEYS = ["prompts_per_step", "max_prompt_length", "use_vllm", "torch_threads", "log_completions_steps", "lora"]
+# Settings a resumed job may change: more steps, and how often it saves and logs.
+RESUMABLE_KEYS = {"max_steps", "save_steps", "save_total_limit", "log_completions_steps"}
+
+
+def train_settings(params: dict, reward: str) -> dict:
+    """`train` with `rewards.<reward>` merged over it; every setting must be present."""
+    from visreason.config import deep_merge
+
+    cfg = deep_merge(params["train"], params.get("rewards", {}).get(reward) or {})
+    missing = [k for k in GRPO_KEYS + OWN_KEYS if k not in cfg]
+    if missing:
+        raise VisreasonError(f"params: 'train.{missing[0]}' is not set (for reward {reward})")
+    return cfg
+
+
+# ---------------------------------------------------------------- input checks
+
+
+def _check_settings(cfg: dict, world_size: int) -> dict:
+    """Check batch shapes and hardware before any compute; return derived settings
+    (`gradient_accumulation_steps`, `use_vllm` resolved)."""
+    import torch
+
+    completions = cfg["prompts_per_step"] * cfg["num_generations"]
+    micro = cfg["per_device_train_batch_size"] * world_size
+    if completions % micro:
+        raise VisreasonError(
+            f"train: the batch of {completions} completions (prompts_per_step {cfg['prompts_per_step']} x "
+            f"num_generations {cfg['num_generations']}) is not divisible by per_device_train_batch_size "
+            f"{cfg['per_device_train_batch_size']} x {world_size} processes"
+        )
+    gpu = torch.cuda.is_available()
+    if not gpu:
+        for key, bad in (("use_cpu", False), ("bf16", True)):
+            if cfg[key] == bad:
+                raise VisreasonError(f"train.{key}: {bad} needs a GPU, and none is available (use the smoke preset)")
+    vllm = cfg["use_vllm"]
+    installed = importlib.util.find_spec("vllm") is not None
+    if vllm is True and not (gpu and installed):
+        raise VisreasonError(f"train.use_vllm: true needs a GPU and vLLM ({'no GPU' if not gpu else 'vLLM not installed'})")
+    return {
+        "gradient_accumulation_steps": completions // micro,
+        "use_vllm": bool(gpu and installed) if vllm == "auto" else bool(vllm),
+    }
+
+
+def _load_dataset_records(data: Path) -> list[dict]:
+    from visreason.data import load_records
+
+    records = load_records(data)  # validates every record and image, naming the record
+    if not records:
+        raise VisreasonError(f"dataset is empty: {data}")
+    return records
+
+
+def _check_prompt_lengths(records, prompts, processor, max_len: int, data: Path) -> None:
+    """TRL 1.16 does not truncate prompts: reject any longer than max_prompt_length (text + image tokens)."""
+    from PIL import Image
+
+    ip = processor.image_processor
+    texts = processor.apply_chat_template(prompts, add_generation_prompt=True, tokenize=False)
+    for rec, text in zip(records, texts):
+        with Image.open(data / rec["image"]) as im:
+            width, height = im.size
+        n_image = ip.get_number_of_image_patches(height, width, {}) // ip.merge_size**2
+        n = len(processor.tokenizer(text)["input_ids"]) - 1 + n_image
+        if n > max_len:
+            raise VisreasonError(f"dataset record {rec['id']}: prompt of {n} tokens exceeds train.max_prompt_length {max_len}")
+
+
+# ---------------------------------------------------------------- reward wrapper
+
+
+class RewardFunction:
+    """The reward as TRL calls it: looks up each completion's puzzle record by id and scores it
+    with the reward function, passing the record fields as keyword arguments (registry rewards
+    report their per-term means, `rewards/<name>/<term>`, through TRL's `log_metric`). Keeps
+    the latest batch for the completions table."""
+
+    def __init__(self, name: str, fn: Callable, records: dict[str, dict], terms: Callable | None = None):
+        self.__name__ = name  # TRL logs `rewards/<name>/mean`
+        self.fn, self.records, self.terms = fn, records, terms
+        self.last_batch: dict[str, list] = {}
+
+    def __call__(self, prompts, completions, id, completion_ids=None, log_metric=None, **_) -> list[float]:
+        recs = [self.records[i] for i in id]
+        fields = {k: [r.get(k) for r in recs] for k in ("answer", "category", "question", "options", "solution", "description")}
+        out = self.fn(completions, id=list(id), completion_ids=completion_ids, log_metric=log_metric, **fields)
+        rewards = [float(r) for r in out]
+        self.last_batch = {"id": list(id), "completions": completions, "reward": rewards, **fields}
+        return rewards
+
+    def table(self, step: int) -> dict[str, list]:
+        """The latest batch as table columns: completion, extracted answer, reward and its terms."""
+        from visreason.rewards import completion_text, extract_answer
+
+        b = self.last_batch
+        texts = [completion_text(c) for c in b["completions"]]
+        columns = {
+            "step": [step] * len(texts),
+            "id": b["id"],
+            "category": b["category"],
+            "answer": b["answer"],
+            "predicted": [extract_answer(t) for t in texts],
+            "completion": texts,
+            "reward": b["reward"],
+        }
+        if self.terms:
+            terms = self.terms(self.__name__, texts, b["answer"], b["category"])
+            columns.update({f"term/{k}": v for k, v in terms.items() if k != "total"})
+        return columns
+
+
+# ---------------------------------------------------------------- MLflow
+
+
+def _mlflow_callback(run_id: str, reward_fn: RewardFunction, table_every: int):
+    import mlflow
+    from transformers import TrainerCallback
+
+    client = mlflow.MlflowClient()
+
+    class MlflowLogger(TrainerCallback):
+        """Every logged metric to the job's one MLflow run; a completions table every `table_every` steps."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not state.is_world_process_zero:
+                return
+            metrics = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, (int, float)) and math.isfinite(v)}
+            ts = int(time.time() * 1000)
+            batch = [mlflow.entities.Metric(k.replace("@", "_"), v, ts, state.global_step) for k, v in metrics.items()]
+            if batch:
+                client.log_batch(run_id, metrics=batch)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step >= state.max_steps:
+                control.should_save = True  # a checkpoint at the end, so a longer rerun can extend the run
+            if state.is_world_process_zero and reward_fn.last_batch and (
+                state.global_step % table_every == 0 or state.global_step >= state.max_steps
+            ):
+                table = reward_fn.table(state.global_step)
+                client.log_table(run_id, data=table, artifact_file=f"completions/step_{state.global_step:06d}.json")
+
+    return MlflowLogger()
+
+
+def _reward_curve_png(history: list[dict], reward: str, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = ["reward"] + sorted({k for h in history for k in h if k.startswith(f"rewards/{reward}/") and not k.endswith("/std")})
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key in keys:
+        points = [(h["step"], h[key]) for h in history if key in h]
+        if points:
+            ax.plot(*zip(*points), label=key, lw=2 if key == "reward" else 1)
+    ax.set(xlabel="step", ylabel="mean reward", title=f"GRPO reward: {reward}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------- resume
+
+
+def _resume_point(out: Path, settings: dict) -> tuple[str | None, dict | None]:
+    """(newest checkpoint or None, previous summary or None). Refuses a folder trained with other settings."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    config_path = out / "train_config.json"
+    ckpt_dir = out / "checkpoints"
+    if config_path.is_file():
+        old = read_json(config_path)
+        changed = sorted(k for k in set(old) | set(settings) if k not in RESUMABLE_KEYS and old.get(k) != settings.get(k))
+        if changed:
+            k = changed[0]
+            raise VisreasonError(
+                f"{out} holds a run with other settings ({k}: {old.get(k)!r} -> {settings.get(k)!r}); "
+                "use another --out, or delete the folder to start over"
+            )
+    elif ckpt_dir.is_dir() and any(ckpt_dir.iterdir()):
+        raise VisreasonError(f"{ckpt_dir} exists but {config_path} does not: cannot tell what it was trained with")
+    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    summary_path = out / "train_summary.json"
+    return last, (read_json(summary_path) if summary_path.is_file() else None)
+
+
+# ---------------------------------------------------------------- training
+
+
+def run(
+    params: dict,
+    *,
+    reward: str,
+    seed: int,
+    data: str | Path,
+    model: str | Path,
+    out: str | Path,
+    reward_fn: Callable | None = None,
+) -> dict:
+    """Train one (reward, seed) job; return the summary written to OUTDIR/train_summary.json.
+
+    `reward_fn` replaces the registry reward's scoring (tests use a trivially learnable one);
+    the prompt format still comes from `reward`.
+    """
+    start = time.time()
+    from visreason import rewards as R
+    from visreason.models import build_messages, load_processor, resolve_model_path
+
+    fn = R.get_reward(reward)  # unknown name -> VisreasonError listing the valid ones
+    source = resolve_model_path(model)
+    data, out = Path(data), Path(out)
+    cfg = train_settings(params, reward)
+    settings = {**cfg, "reward": reward, "seed": seed, "model": source, "data": str(data.resolve())}
+
+    from accelerate import PartialState
+
+    world = PartialState().num_processes
+    derived = _check_settings(cfg, world)
+    records = _load_dataset_records(data)
+    if len(records) < cfg["prompts_per_step"]:
+        raise VisreasonError(f"dataset {data} has {len(records)} records, fewer than prompts_per_step {cfg['prompts_per_step']}")
+    last_ckpt, previous = _resume_point(out, settings)
+    if previous and previous["steps"] >= cfg["max_steps"] and (out / "final").is_dir():
+        print(f"visreason train: {out} is already trained ({previous['steps']} steps); nothing to do")
+        return previous
+
+    processor = load_processor(source)
+    # Open-ended, as in the study: the prompt holds the question, not the options.
+    messages = [build_messages(R.format_prompt(reward, r["question"]), with_image=True) for r in records]
+    _check_prompt_lengths(records, messages, processor, cfg["max_prompt_length"], data)
+
+    # ---- everything above is validation; compute starts here
+    import mlflow
+    import torch
+    from datasets import Dataset, Image
+    from transformers import AutoModelForImageTextToText
+
+    from visreason import tracking
+
+    if cfg["torch_threads"]:
+        torch.set_num_threads(cfg["torch_threads"])
+    dataset = Dataset.from_dict(
+        {"id": [r["id"] for r in records], "prompt": messages, "image": [str(data / r["image"]) for r in records]}
+    ).cast_column("image", Image())
+    by_id = {r["id"]: r for r in records}
+    scorer = RewardFunction(reward, reward_fn or fn, by_id, terms=None if reward_fn else R.reward_terms)
+
+    trainer_cls = _trainer_class()
+    config = _grpo_config(cfg, out, seed, **derived)
+    policy = AutoModelForImageTextToText.from_pretrained(source, dtype=torch.bfloat16 if cfg["bf16"] else torch.float32)
+    peft_config = _lora_config(cfg["lora"]) if cfg["lora"]["enabled"] else None
+
+    if last_ckpt:
+        print(f"visreason train: resuming from {last_ckpt}")
+    write_json(out / "train_config.json", settings)  # equal to the old one but for RESUMABLE_KEYS
+    run_id_path = out / "mlflow_run_id"
+    manifest = data / "manifest.json"
+    run_id = _existing_run(run_id_path)
+    with tracking.start_run(
+        params,
+        "train",
+        run_name=f"{reward}-seed{seed}",
+        inputs={"data": data, "model": source} if Path(source).exists() else {"data": data},
+        tags={"reward": reward, "seed": seed, "dataset_manifest": sha256_file(manifest) if manifest.is_file() else "missing",
+              "model": source},
+        log_params={**params, "train": cfg, "job": {"reward": reward, "seed": seed, "data": str(data), "model": source, "out": str(out)}},
+        run_id=run_id,
+    ) as mlrun:
+        run_id = mlrun.info.run_id
+        atomic_write_text(run_id_path, run_id + "\n")
+        trainer = trainer_cls(
+            model=policy,
+            reward_funcs=[scorer],
+            args=config,
+            train_dataset=dataset,
+            processing_class=processor,
+            peft_config=peft_config,
+            callbacks=[_mlflow_callback(run_id, scorer, cfg["log_completions_steps"])],
+        )
+        result = trainer.train(resume_from_checkpoint=last_ckpt)
+        history = [h for h in trainer.state.log_history if "reward" in h]
+        if trainer.is_world_process_zero():
+            _save_final(trainer, processor, out / "final")
+            png = _reward_curve_png(history, reward, out / "reward_curve.png")
+            mlflow.log_artifact(str(png))
+            summary = _summary(trainer, history, reward, seed, source, data, settings, run_id, start, result)
+            mlflow.log_metrics({f"final/{k}": v for k, v in summary["final_rewards"].items()}, step=summary["steps"])
+            write_json(out / "train_summary.json", summary)
+            return summary
+    return {}
+
+
+def _existing_run(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    import mlflow
+
+    run_id = path.read_text().strip()
+    try:
+        mlflow.MlflowClient().get_run(run_id)
+    except mlflow.exceptions.MlflowException:
+        return None  # another tracking store: start a new run
+    return run_id
+
+
+def _grpo_config(cfg: dict, out: Path, seed: int, gradient_accumulation_steps: int, use_vllm: bool):
+    from trl import GRPOConfig
+
+    return GRPOConfig(
+        output_dir=str(out / "checkpoints"),
+        seed=seed,
+        data_seed=seed,
+        report_to="none",  # one MLflow run per job, logged by our callback
+        logging_steps=1,
+        save_strategy="steps",
+        remove_unused_columns=False,
+        shuffle_dataset=True,
+        use_vllm=use_vllm,
+        vllm_mode="colocate",
+        dataloader_num_workers=0,
+        gradient_accumulation_steps=gradient_accumulation_steps,
+        **{k: cfg[k] for k in GRPO_KEYS},
+    )
+
+
+def _lora_config(lora: dict):
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=lora["r"],
+        lora_alpha=lora["alpha"],
+        lora_dropout=lora["dropout"],
+        target_modules=lora["target_modules"],
+        task_type="CAUSAL_LM",
+    )
+
+
+def _trainer_class():
+    from trl import GRPOTrainer
+    from trl.trainer.utils import RepeatSampler
+
+    class EpochSeededSampler(RepeatSampler):
+        """TRL's RepeatSampler draws each epoch's order from one generator seeded once, so a run
+        resumed in epoch e > 0 would replay epoch 0's order. Here epoch e's order depends on
+        (seed, e) only; the Trainer calls `set_epoch` before every epoch, resumed or not."""
+
+        def set_epoch(self, epoch: int) -> None:
+            if self.shuffle:
+                self.generator.manual_seed((self.seed or 0) + epoch)
+
+    class VisreasonGRPOTrainer(GRPOTrainer):
+        def _get_train_sampler(self, dataset=None):
+            return EpochSeededSampler(
+                data_source=dataset if dataset is not None else self.train_dataset,
+                mini_repeat_count=self.num_generations,
+                batch_size=self.args.generation_batch_size // self.num_generations,
+                repeat_count=self.num_iterations * self.args.steps_per_generation,
+                shuffle=self.shuffle_dataset,
+                seed=self.args.seed,
+            )
+
+    return VisreasonGRPOTrainer
+
+
+def _save_final(trainer, processor, final: Path) -> None:
+    """The trained model (LoRA merged in) and its processor, in one atomic folder."""
+    from visreason.models import save_processor
+
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    with atomic_dir(final) as tmp:
+        model.save_pretrained(tmp)
+        save_processor(processor, tmp)
+
+
+def _summary(trainer, history, reward, seed, source, data, settings, run_id, start, result) -> dict:
+    from visreason.tracking import git_commit
+
+    tail = history[-max(1, len(history) // 10):]  # the last tenth of the logged steps
+    keys = sorted({k for h in tail for k in h if k == "reward" or (k.startswith(f"rewards/{reward}/") and not k.endswith("/std"))})
+    final = {k: sum(h[k] for h in tail if k in h) / sum(1 for h in tail if k in h) for k in keys}
+    manifest = Path(data) / "manifest.json"
+    return {
+        "reward": reward,
+        "seed": seed,
+        "model": source,
+        "data": str(data),
+        "steps": trainer.state.global_step,
+        "final_rewards": final,
+        "final_rewards_window": len(tail),
+        "wall_time_s": round(time.time() - start, 1),
+        "train_runtime_s": round(result.metrics.get("train_runtime", 0.0), 1),
+        "git_commit": git_commit(),
+        "dataset_manifest_sha256": sha256_file(manifest) if manifest.is_file() else None,
+        "mlflow_run_id": run_id,
+        "settings": settings,
+    }
+
+
+def _cmd_train(args) -> int:
+    from visreason.config import params_from_args
+
+    params = params_from_args(args)
+    summary = run(params, reward=args.reward, seed=args.seed, data=args.data, model=args.model, out=args.out)
+    if summary:
+        rewards = ", ".join(f"{k}={v:.3f}" for k, v in summary["final_rewards"].items())
+        print(f"visreason train: {summary['steps']} steps in {summary['wall_time_s']} s; final {rewards}")
+    return 0
 
 
 def add_cli(sub) -> None:
-    sub.add_parser("train", help="(not implemented yet)")
+    from visreason.config import add_params_argument
+
+    p = sub.add_parser(
+        "train",
+        help="GRPO training of one reward design (TRL)",
+        description="Train the model with GRPO (TRL GRPOTrainer) under one reward design. OUTDIR gets checkpoints/, "
+        "final/ and train_summary.json (last). Rerunning the same command resumes from the newest checkpoint.",
+    )
+    p.add_argument("--reward", required=True, help="reward design (see visreason.rewards.REWARDS)")
+    p.add_argument("--seed", type=int, required=True, help="training seed (data order, sampling, initialisation)")
+    p.add_argument("--data", required=True, help="training dataset folder (records.jsonl, images/, manifest.json)")
+    p.add_argument("--model", required=True, help="model folder or Hugging Face id")
+    p.add_argument("--out", required=True, help="output folder: checkpoints/, final/, train_summary.json")
+    add_params_argument(p)
+    p.set_defaults(func=_cmd_train)
