@@ -267,7 +267,7 @@ def test_unknown_name_and_bad_columns():
 # -- Properties -----------------------------------------------------------------------
 
 TOKENS = [f"<{t}>" for t in ("image description", "think", "rethink", "visual", "answer")]
-TOKENS += [t.replace("<", "</") for t in TOKENS] + [". ", "! ", "?", "\n", " ", "5", "4:23", "12:05", "Same.", "ΑΣ.", "İ", "\u2028", "\x00"]
+TOKENS += [t.replace("<", "</") for t in TOKENS] + [". ", "! ", "?", "\n", " ", "5", "4:23", "12:05", "Same.", "ΑΣ.", "İ", "\u2028", "\x00", "\t", "\x1f", "  ", "\r\n"]
 tag_soup = st.lists(st.one_of(st.sampled_from(TOKENS), st.text(max_size=8)), max_size=60).map("".join)
 completions = st.one_of(st.text(), tag_soup)
 golds = st.one_of(st.sampled_from(["5", "12", "4:23", "0:05", "left"]), st.text(max_size=6))
