@@ -96,6 +96,10 @@ def check_model(model: str) -> None:
     if model.startswith(API_PREFIX):
         if not model[len(API_PREFIX) :]:
             raise VisreasonError(f"model '{model}': missing the model id after '{API_PREFIX}'")
+        from visreason.anthropic_client import unavailable_reason
+
+        if reason := unavailable_reason():
+            raise VisreasonError(f"model {model} cannot run: {reason}")
         return
     from visreason.models import resolve_model_path
 

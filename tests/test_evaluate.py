@@ -1,0 +1,313 @@
+"""Evaluation: scoring path, Wilson intervals, behaviour metrics, the stage on the tiny model, resume."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from collections import defaultdict
+
+import pytest
+
+from visreason import VisreasonError
+from visreason.cli import main
+from visreason.config import load_params
+from visreason.evaluate import (
+    accuracy_summary,
+    aggregate_seeds,
+    behaviour_flags,
+    behaviour_summary,
+    compute_metrics,
+    evaluate,
+    score_sample,
+    wilson,
+)
+from visreason.generation import Generation
+from visreason.rewards import score_answer
+
+CATEGORIES9 = ["clock", "maze", "move_box", "n_queens", "number_slide", "tower_of_hanoi", "water_jugs", "checker_move", "rotting_kiwi"]
+
+
+# ------------------------------------------------------------------ scoring and intervals
+
+
+def test_wilson_against_hand_computed_values():
+    # Textbook 95% Wilson intervals (e.g. Newcombe 1998): 5/10, 1/10, 0/10, 10/10.
+    assert [round(x, 4) for x in wilson(5, 10)] == [0.2366, 0.7634]
+    assert [round(x, 4) for x in wilson(1, 10)] == [0.0179, 0.4042]
+    assert [round(x, 4) for x in wilson(0, 10)] == [0.0, 0.2775]
+    assert [round(x, 4) for x in wilson(10, 10)] == [0.7225, 1.0]
+    assert wilson(0, 0) == (0.0, 1.0)
+
+
+@pytest.fixture(scope="module")
+def released(shared_data):
+    """The 900 released AlgoPuzzleVQA records of the 9 categories (id, category, answer)."""
+    rows = []
+    for cat in CATEGORIES9:
+        lines = (shared_data / "data" / f"{cat}.json").read_text().splitlines()
+        rows += [{"id": f"{cat}-{i}", "category": cat, "answer": json.loads(line)["answer"]} for i, line in enumerate(lines)]
+    return rows
+
+
+def score_all(records, answers):
+    return [
+        score_sample(r, "prompt", Generation(f"<think>Solving.</think><answer>{a}</answer>", 5, False), "vanilla")
+        for r, a in zip(records, answers)
+    ]
+
+
+def test_gold_answers_score_100_and_shuffled_answers_score_chance(released):
+    params = load_params()
+    cats = params["categories"]
+    gold = accuracy_summary(score_all(released, [r["answer"] for r in released]), cats["in_domain"], cats["out_of_domain"])
+    assert gold["mean"]["accuracy"] == gold["in_domain"]["accuracy"] == gold["out_of_domain"]["accuracy"] == 1.0
+    assert all(c["accuracy"] == 1.0 and c["n"] == 100 for c in gold["per_category"].values())
+
+    by_cat = defaultdict(list)
+    for r in released:
+        by_cat[r["category"]].append(r["answer"])
+    # Expected accuracy of a uniformly shuffled answer column, with the scorer itself:
+    # E = mean over (i, j) of score(answer_j as prediction, answer_i as gold).
+    chance = {c: sum(score_answer(p, g, c) for g in a for p in a) / len(a) ** 2 for c, a in by_cat.items()}
+    rng, reps, seen = random.Random(0), 20, defaultdict(list)
+    for _ in range(reps):
+        shuffled = []
+        for cat in CATEGORIES9:
+            answers = by_cat[cat][:]
+            rng.shuffle(answers)
+            shuffled += answers
+        summary = accuracy_summary(score_all(released, shuffled), cats["in_domain"], cats["out_of_domain"])
+        for cat, v in summary["per_category"].items():
+            seen[cat].append(v["accuracy"])
+    for cat in CATEGORIES9:
+        observed = sum(seen[cat]) / reps
+        se = (chance[cat] * (1 - chance[cat]) / (100 * reps)) ** 0.5
+        assert abs(observed - chance[cat]) < 5 * se + 1e-9, (cat, observed, chance[cat])
+    assert 0.05 < sum(chance.values()) / 9 < 0.4  # the released answers are far from constant
+
+
+def test_empty_and_answerless_completions_score_zero_and_are_counted():
+    rec = {"id": "clock-1", "category": "clock", "answer": "3:15"}
+    gens = [Generation("", 0, False), Generation("<think>3:15</think>", 4, True), Generation("<answer>3:15</answer><answer>3:15</answer>", 9, False)]
+    samples = [score_sample(rec, "p", g, "vanilla") for g in gens]
+    assert [s["correct"] for s in samples] == [0, 0, 0] and [s["extracted"] for s in samples] == [None, None, None]
+    metrics = compute_metrics(samples, load_params(), {})
+    assert metrics["n_empty"] == 1 and metrics["n_no_answer"] == 3
+    assert metrics["accuracy"]["per_category"]["clock"]["accuracy"] == 0.0
+
+
+def test_means_use_params_categories_and_intervals():
+    samples = [{"category": "clock", "correct": 1}] * 3 + [{"category": "clock", "correct": 0}] + [{"category": "maze", "correct": 0}] * 4
+    samples += [{"category": "water_jugs", "correct": 1}] * 2
+    acc = accuracy_summary(samples, ["clock", "maze"], ["water_jugs", "checker_move"])
+    assert acc["per_category"]["clock"]["accuracy"] == 0.75
+    assert acc["in_domain"]["accuracy"] == pytest.approx(0.375) and acc["in_domain"]["categories"] == ["clock", "maze"]
+    assert acc["out_of_domain"]["accuracy"] == 1.0 and acc["out_of_domain"]["categories"] == ["water_jugs"]
+    assert acc["mean"]["accuracy"] == pytest.approx((0.75 + 0 + 1) / 3)
+    assert acc["in_domain"]["ci95"] == pytest.approx(list(wilson(0.375 * 8, 8)))
+    assert accuracy_summary(samples, ["n_queens"], [])["in_domain"] is None
+
+
+def test_aggregate_seeds_mean_and_spread():
+    def m(mean, clock):
+        return {"accuracy": {"per_category": {"clock": {"accuracy": clock}}, "mean": {"accuracy": mean},
+                             "in_domain": {"accuracy": clock}, "out_of_domain": None}}
+
+    agg = aggregate_seeds([m(0.1, 0.2), m(0.2, 0.4), m(0.3, 0.3)])
+    assert agg["n_seeds"] == 3 and agg["mean"]["mean"] == pytest.approx(0.2) and agg["mean"]["std"] == pytest.approx(0.1)
+    assert agg["per_category"]["clock"]["min"] == 0.2 and agg["per_category"]["clock"]["max"] == 0.4
+    assert agg["out_of_domain"] is None
+    with pytest.raises(VisreasonError):
+        aggregate_seeds([])
+
+
+# ------------------------------------------------------------------ behaviour
+
+
+def flags(text, category="clock", gold="4:15", prompt="mixture"):
+    from visreason.rewards import extract_answer
+
+    return behaviour_flags(text, extract_answer(text), category, gold, prompt)
+
+
+MIXTURE_OK = (
+    "<image description>A clock shows 3:15.</image description>"
+    "<think>The event starts in 1 hour. So the time is 4:15.</think>"
+    "<rethink>Let me verify: 3:15 plus one hour = 4:15.</rethink><answer>4:15</answer>"
+)
+
+
+def test_behaviour_flags_on_hand_written_completions():
+    f = flags(MIXTURE_OK)
+    assert f["structure"] and f["reflection"] and f["contradiction"] is False
+    # Sentences: "A clock shows 3:15." / "The event starts in 1 hour." / "So the time is 4:15." /
+    # "Let me verify: 3:15 plus one hour = 4:15." -> only the first names something shown.
+    assert f["visual_share"] == pytest.approx(1 / 4)
+    # Missing <rethink> breaks the mixture structure; vanilla only needs think + answer.
+    plain = "<think>The hour hand is at 3. Therefore 4:15.</think><answer>4:15</answer>"
+    assert not flags(plain)["structure"] and flags(plain, prompt="vanilla")["structure"]
+    assert not flags(plain + "<answer>4:15</answer>", prompt="vanilla")["structure"]  # two answers
+    assert not flags("<answer>4:15</answer><think>x</think>", prompt="vanilla")["structure"]  # wrong order
+    fused = "<think><visual>The clock shows 3:15.</visual> So 4:15.</think><answer>4:15</answer>"
+    assert flags(fused, prompt="visual_fusion")["structure"] and not flags(plain, prompt="visual_fusion")["structure"]
+    assert not flags(plain)["reflection"] and flags("<think>Wait, so 4:15.</think><answer>4:15</answer>")["reflection"]
+    assert flags("<think>I double-check it.</think>")["reflection"]
+
+
+def test_contradiction_definition():
+    # The last conclusion sentence says 7, the answer says 5.
+    assert flags("<think>Row 3 has 2 cells. The total is 7.</think><answer>5</answer>", "maze", "5")["contradiction"] is True
+    # Agreeing values; 12:05 and 0:05 are the same clock time for the scorer.
+    assert flags("<think>So it is 12:05.</think><answer>0:05</answer>", gold="0:05")["contradiction"] is False
+    # No conclusion cue, no answer, or no value: not counted.
+    assert flags("<think>The hour hand points at 3:15.</think><answer>4:15</answer>")["contradiction"] is None
+    assert flags("<think>So it is 4:15.</think>")["contradiction"] is None
+    assert flags("<think>So it is late.</think><answer>4:15</answer>")["contradiction"] is None
+
+
+def test_behaviour_summary_rates():
+    rec = {"id": "c", "category": "clock", "answer": "4:15"}
+    samples = [
+        score_sample(rec, "p", Generation(MIXTURE_OK, 40, False), "mixture"),
+        score_sample(rec, "p", Generation("<think>So it is 5:15.</think><answer>4:15</answer>", 128, True), "mixture"),
+    ]
+    b = behaviour_summary(samples)
+    assert set(b) == {"all", "clock"}
+    clock = b["clock"]
+    assert clock["mean_tokens"] == 84 and clock["truncation_rate"] == 0.5 and clock["structure_rate"] == 0.5
+    assert clock["self_reflection_rate"] == 0.5 and clock["contradiction_rate"] == 0.5 and clock["contradiction_n"] == 2
+    assert clock["visual_reference_rate"] == pytest.approx((1 / 4 + 0) / 2)
+
+
+# ------------------------------------------------------------------ the stage on the tiny model
+
+
+@pytest.fixture(scope="module")
+def params():
+    p = load_params()
+    p["evaluate"] |= {"max_new_tokens": 6, "batch_size": 4}
+    p["captions"] |= {"max_new_tokens": 6, "batch_size": 4}
+    p["data"]["eval"]["per_category"] = 1
+    return p
+
+
+@pytest.fixture(scope="module")
+def dataset(params, tmp_path_factory):
+    from visreason.data import build_dataset
+
+    out = tmp_path_factory.mktemp("eval") / "data"
+    build_dataset(params, "eval", out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def oracle_captions(params, dataset, tmp_path_factory):
+    from visreason.captions import build_captions
+
+    out = tmp_path_factory.mktemp("captions") / "oracle"
+    build_captions(params, data=dataset, captioner="oracle", out=out)
+    return out
+
+
+def read_samples(out):
+    return [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("mode", ["image", "text", "image+caption"])
+def test_evaluate_tiny_model_all_modes(mode, params, dataset, oracle_captions, tiny_model, tmp_path):
+    out = tmp_path / mode
+    metrics = evaluate(params, model=str(tiny_model), data=dataset, mode=mode, prompt="mixture", tag="mixture-seed3",
+                       out=out, captions=oracle_captions if mode == "image+caption" else None)
+    samples = read_samples(out)
+    assert len(samples) == metrics["n"] == 9 and json.loads((out / "metrics.json").read_text()) == metrics
+    assert set(metrics["accuracy"]["per_category"]) == set(CATEGORIES9)
+    assert metrics["accuracy"]["in_domain"]["categories"] == params["categories"]["in_domain"]
+    for s in samples:
+        assert 0 < s["n_tokens"] <= 6 and s["correct"] in (0, 1) and s["truncated"] == (s["n_tokens"] == 6)
+    prompt = samples[0]["prompt"]
+    assert ("described below instead of shown" in prompt) == (mode == "text")
+    assert prompt.startswith("A caption of the image: ") == (mode == "image+caption")
+
+    import mlflow
+
+    runs = mlflow.search_runs(filter_string=f"tags.mode = '{mode}' and tags.reward = 'mixture'", output_format="list")
+    assert runs and runs[0].data.tags["seed"] == "3" and runs[0].info.run_name == f"mixture-seed3/{mode}"
+    assert "accuracy/mean" in runs[0].data.metrics and "input.data" in runs[0].data.tags
+
+
+def test_evaluate_multiple_choice_shows_options(params, dataset, tiny_model, tmp_path):
+    evaluate(params, model=str(tiny_model), data=dataset, mode="text", prompt="vanilla", tag="base", out=tmp_path, answer_format="multiple_choice")
+    assert all("Options: " in s["prompt"] for s in read_samples(tmp_path))
+
+
+def test_resume_only_generates_the_rest(params, dataset, tiny_model, tmp_path):
+    full = tmp_path / "full"
+    evaluate(params, model=str(tiny_model), data=dataset, mode="image", prompt="vanilla", tag="base", out=full)
+    done = read_samples(full)
+    # Simulate a kill after 5 samples: settings and part of samples.jsonl written, a last
+    # line cut off mid-write, no metrics.json. Marked completions tell redone samples apart.
+    part = tmp_path / "part"
+    part.mkdir()
+    shutil.copy(full / "settings.json", part / "settings.json")
+    kept = [dict(s, completion="<answer>KEPT</answer>") for s in done[:5]]
+    lines = "".join(json.dumps(s) + "\n" for s in kept) + json.dumps(done[5])[:40]
+    (part / "samples.jsonl").write_text(lines)
+    metrics = evaluate(params, model=str(tiny_model), data=dataset, mode="image", prompt="vanilla", tag="base", out=part)
+    resumed = {s["id"]: s for s in read_samples(part)}
+    assert len(resumed) == len(read_samples(part)) == metrics["n"] == 9
+    assert all(resumed[s["id"]]["completion"] == "<answer>KEPT</answer>" for s in kept)
+    assert all(resumed[s["id"]] == s for s in done[5:])  # greedy: the rest is what a full run gives
+
+    # A finished evaluation rerun starts over; so does one with other settings.
+    evaluate(params, model=str(tiny_model), data=dataset, mode="image", prompt="vanilla", tag="base", out=part)
+    assert all("KEPT" not in s["completion"] for s in read_samples(part))
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_bad_inputs_fail_before_generation(params, dataset, oracle_captions, tiny_model, tmp_path, capsys):
+    common = ["--data", str(dataset), "--prompt", "vanilla", "--tag", "base"]
+    out = tmp_path / "out"
+    cases = [
+        (["--model", str(tmp_path / "no-such-model"), "--mode", "image", "--out", str(out)], "no-such-model"),
+        (["--model", str(tiny_model), "--mode", "image+caption", "--out", str(out)], "needs --captions"),
+        (["--model", str(tiny_model), "--mode", "image+caption", "--captions", str(tmp_path), "--out", str(out)], "captions not found"),
+        (["--model", str(tiny_model), "--mode", "image", "--prompt", "nope", "--out", str(out)], "nope"),
+        (["--model", "claude:", "--mode", "text", "--out", str(out)], "missing the model id"),
+    ]
+    for args, message in cases:
+        assert main(["evaluate", *common, *args]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, err
+    assert not out.exists()
+    with pytest.raises(SystemExit):  # argparse rejects an unknown mode (exit 2 with usage)
+        main(["evaluate", *common, "--model", str(tiny_model), "--mode", "video", "--out", str(out)])
+    with pytest.raises(VisreasonError, match="unknown mode 'video'"):
+        evaluate(params, model=str(tiny_model), data=dataset, mode="video", prompt="vanilla", tag="base", out=out)
+
+
+def test_split_without_descriptions_or_captions_is_refused(params, dataset, oracle_captions, tiny_model, tmp_path):
+    bad = tmp_path / "data"
+    shutil.copytree(dataset, bad)
+    records = [json.loads(line) for line in (bad / "records.jsonl").read_text().splitlines()]
+    (bad / "records.jsonl").write_text("".join(json.dumps({k: v for k, v in r.items() if k != "description"}) + "\n" for r in records))
+    with pytest.raises(VisreasonError, match="description"):
+        evaluate(params, model=str(tiny_model), data=bad, mode="text", prompt="vanilla", tag="base", out=tmp_path / "o1")
+    caps = tmp_path / "caps"
+    shutil.copytree(oracle_captions, caps)
+    lines = (caps / "captions.jsonl").read_text().splitlines()
+    (caps / "captions.jsonl").write_text("\n".join(lines[1:]) + "\n")
+    missing = json.loads(lines[0])["id"]
+    with pytest.raises(VisreasonError, match=f"record {missing}: no caption"):
+        evaluate(params, model=str(tiny_model), data=dataset, mode="image+caption", captions=caps, prompt="vanilla", tag="base", out=tmp_path / "o2")
+    assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
+
+
+def test_claude_without_key_is_one_clear_line(dataset, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    code = main(["evaluate", "--model", "claude:claude-3-5-sonnet-20241022", "--data", str(dataset), "--mode", "text",
+                 "--prompt", "vanilla", "--tag", "claude", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "cannot run" in err
