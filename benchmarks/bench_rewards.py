@@ -49,8 +49,9 @@ def _text(rng: random.Random, chars: int, repeat: float = 0.1) -> str:
 def completion(rng: random.Random, chars: int) -> tuple[str, str, str]:
     """(completion, gold, category): every tag, ~`chars` characters in all, right or wrong answer."""
     clock = rng.random() < 0.5
-    gold = f"{rng.randint(1, 12)}:{rng.randint(0, 59):02d}" if clock else str(rng.randint(0, 30))
-    pred = gold if rng.random() < 0.5 else (f"{rng.randint(1, 12)}:{rng.randint(0, 59):02d}" if clock else str(rng.randint(0, 30)))
+    draw = (lambda: f"{rng.randint(1, 12)}:{rng.randint(0, 59):02d}") if clock else (lambda: str(rng.randint(0, 30)))
+    gold = draw()
+    pred = gold if rng.random() < 0.5 else draw()
     visual = "".join(f"<visual>{_text(rng, chars // 20)}</visual> {_text(rng, chars // 10)}" for _ in range(2))
     text = (
         f"<image description>{_text(rng, chars * 15 // 100)}</image description>\n"
@@ -101,7 +102,8 @@ def main() -> None:
     print(f"| all six, naive (six reward calls, six parses) | {naive:,.0f} |")
     for name, rate in single.items():
         print(f"| `{name}` alone | {rate:,.0f} |")
-    print(f"\nshared / naive = {shared / naive:.2f}x; target >= 5,000/s for all six: {'met' if shared >= 5000 else 'NOT met'}")
+    verdict = "met" if shared >= 5000 else "NOT met"
+    print(f"\nshared / naive = {shared / naive:.2f}x; target >= 5,000/s for all six: {verdict}")
 
 
 if __name__ == "__main__":

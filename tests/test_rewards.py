@@ -151,6 +151,8 @@ def test_score_answer_other(pred, gold, expected):
 
 def test_score_answer_bad_types():
     assert score_answer(None, "5", "maze") == score_answer("5", None, "maze") == score_answer(5, "5", "maze") == 0.0
+    assert score_answer("5", 5, "maze") == 1.0 and partial_credit("6", 5, "maze") == 0.5  # an integer column
+    assert score_answer("1", True, "maze") == score_answer("5", 5.0, "maze") == 0.0
     assert partial_credit(None, "5", "maze") == partial_credit("4:23", None, "clock") == 0.0
 
 
@@ -301,6 +303,24 @@ def test_exact_implies_full_partial_credit(pred, gold, category):
     exact, partial = score_answer(pred, gold, category), partial_credit(pred, gold, category)
     assert exact in (0.0, 1.0) and 0.0 <= partial <= 1.0
     assert exact == 0.0 or partial == 1.0
+
+
+def test_pathological_inputs_are_linear_and_bounded():
+    n = 100_000
+    texts = [
+        "<think>" * n,  # openings, no closing
+        "<answer></answer>" * n,  # many answers
+        "<think>" + "<visual>x.</visual>" * n + "</think><answer>5</answer>",  # many visual blocks
+        "<think>" + "5 " * n + "</think>" + "<answer>" + "9" * n + "</answer>",  # a huge number
+        "<rethink>" + "\u00a0.\u2028ΣΑΣ. " * n + "</rethink>",  # unicode whitespace and line breaks
+    ]
+    scores = score_designs(NAMES, texts, "5", "maze")
+    # think is one sentence ("." is followed by "<"); visual is "x." and n - 1 repeats
+    assert scores["visual_fusion"]["think"][2] == pytest.approx(T1)
+    assert scores["visual_fusion"]["visual"][2] == pytest.approx(T1 - 1.0)
+    for name in NAMES:
+        assert all(-non_answer_weight(name) <= v <= 1.0 for v in scores[name]["total"])
+    assert scores["continuous"]["partial_credit"][3] == 0.0
 
 
 # -- Prompts --------------------------------------------------------------------------

@@ -190,6 +190,13 @@ def _clock(text: str) -> tuple[int, int] | None:
     return (int(match[1]), int(match[2])) if match else None
 
 
+def _gold(gold: Any) -> str | None:
+    """The gold answer as a string: an integer column is read as its digits; anything else but a string is None."""
+    if isinstance(gold, int) and not isinstance(gold, bool):
+        return str(gold)
+    return gold if isinstance(gold, str) else None
+
+
 def _twelve_is_zero(time: tuple[int, int]) -> tuple[int, int]:
     return (0 if time[0] == 12 else time[0], time[1])
 
@@ -224,7 +231,8 @@ def score_answer(pred: str | None, gold: str | None, category: str | None) -> fl
     >>> score_answer("Left.", "left", "other"), score_answer(None, "4", "maze")
     (1.0, 0.0)
     """
-    if not isinstance(pred, str) or not isinstance(gold, str):
+    gold = _gold(gold)
+    if not isinstance(pred, str) or gold is None:
         return 0.0
     if category == "clock":
         want, got = _clock(gold), _clock(pred)
@@ -254,7 +262,8 @@ def partial_credit(pred: str | None, gold: str | None, category: str | None) -> 
     >>> partial_credit("11:58", "0:02", "clock"), partial_credit("8", "5", "maze")
     (0.8, 0.25)
     """
-    if not isinstance(pred, str) or not isinstance(gold, str):
+    gold = _gold(gold)
+    if not isinstance(pred, str) or gold is None:
         return 0.0
     if category == "clock":
         want, got = _clock(gold), _clock(pred)
@@ -377,7 +386,8 @@ def only_accuracy(completions, answer, category, **kwargs) -> list[float]:
 def mixture(completions, answer, category, **kwargs) -> list[float]:
     """image description 0.06 + think 0.06 + rethink 0.08 + exact accuracy 0.80.
 
-    >>> text = "<image description>A clock.</image description><think>Add.</think><rethink>Ok.</rethink><answer>5</answer>"
+    >>> text = "<image description>A clock.</image description><think>Add.</think><rethink>Ok.</rethink>"
+    >>> text += "<answer>5</answer>"
     >>> round(mixture([text], ["5"], ["maze"])[0], 4)  # 0.8 + 0.2 * tanh(1)
     0.9523
     """
@@ -452,17 +462,19 @@ PROMPTS["only_accuracy"] = PROMPTS["vanilla"]  # the study: can the format be le
 PROMPTS["continuous"] = PROMPTS["no_accuracy"] = PROMPTS["mixture"]
 
 
-def format_prompt(reward: str, question: str, *, options: list[str] | None = None, description: str | None = None) -> str:
+def format_prompt(
+    reward: str, question: str, *, options: list[str] | None = None, description: str | None = None
+) -> str:
     """The user-turn text for a design: puzzle, question, options, and the tag instruction.
 
     `options` asks for one of them verbatim (multiple choice); `description` gives the
     puzzle state as text instead of an image (text-only mode).
 
-    >>> print(format_prompt("vanilla", "How many moves?", options=["1", "2"]))
+    >>> print(format_prompt("vanilla", "How many moves?", options=["1", "2"]))  # doctest: +ELLIPSIS
     How many moves?
     Options: 1, 2. Answer with one of the options, written exactly as given.
     <BLANKLINE>
-    Think step by step inside <think> </think>. Finally, write only the final answer inside <answer> </answer>, exactly once.
+    Think step by step inside <think> </think>. Finally, write only the final answer inside <answer> </answer>...
     """
     template = PROMPTS[get_reward(reward).__name__]
     if not isinstance(question, str) or not question.strip():
@@ -473,9 +485,11 @@ def format_prompt(reward: str, question: str, *, options: list[str] | None = Non
             raise VisreasonError(f"format_prompt: the description must be a non-empty string, got {description!r}")
         parts.insert(0, f"The puzzle state is described below instead of shown:\n{description.strip()}\n")
     if options is not None:
-        if not isinstance(options, (list, tuple)) or not options or not all(isinstance(o, str) and o.strip() for o in options):
-            raise VisreasonError(f"format_prompt: options must be a non-empty list of non-empty strings, got {options!r}")
-        parts.append(f"Options: {', '.join(o.strip() for o in options)}. Answer with one of the options, written exactly as given.")
+        valid = isinstance(options, (list, tuple)) and all(isinstance(o, str) and o.strip() for o in options)
+        if not valid or not options:
+            raise VisreasonError(f"format_prompt: options must be a non-empty list of non-empty strings: {options!r}")
+        listed = ", ".join(o.strip() for o in options)
+        parts.append(f"Options: {listed}. Answer with one of the options, written exactly as given.")
     source = "the puzzle state" if description is not None else "the image"
     return "\n".join(parts) + "\n\n" + template.format(source=source)
 
@@ -501,7 +515,9 @@ def add_cli(sub) -> None:
         ),
     )
     audit.add_argument(
-        "--out", default="results/rewards/audit.md", help="Markdown table to write; audit.json goes beside it (default: %(default)s)"
+        "--out",
+        default="results/rewards/audit.md",
+        help="Markdown table to write; audit.json goes beside it (default: %(default)s)",
     )
     add_params_argument(audit)
     audit.set_defaults(func=_run_audit)

@@ -47,12 +47,13 @@ SATURATION = (
 ANSWER_REWARDS = ("vanilla", "only_accuracy", "mixture", "continuous", "visual_fusion")
 
 
-def _para(topic: str, n: int, start: int = 0) -> str:
+def _para(topic: str, n: int) -> str:
     """n distinct, plain sentences about `topic`."""
-    return " ".join(f"Step {i + 1}: I check the {topic} once more and note fact number {i + 1}." for i in range(start, start + n))
+    return " ".join(f"Step {i}: I check the {topic} once more and note fact number {i}." for i in range(1, n + 1))
 
 
 def _full(answer_block: str, reasoning: Callable[[str], str] = lambda t: _para(t, 4)) -> str:
+    """Every tag (a `<visual>` block inside `<think>`), then `answer_block`."""
     return (
         f"<image description>{reasoning('image')}</image description>\n"
         f"<think>{reasoning('puzzle')} <visual>{reasoning('picture')}</visual> {reasoning('rules')}</think>\n"
@@ -61,8 +62,14 @@ def _full(answer_block: str, reasoning: Callable[[str], str] = lambda t: _para(t
 
 
 def _looping(target: int) -> Callable[[str], str]:
-    loop = " ".join(["Wait, let me recount the cells.", "I am not sure.", "Let me start over."])
-    return lambda topic: (loop + " ") * ((target - 500) // (len(loop) + 1) // 5)  # 5 tags, room for markup
+    """A model stuck in a loop: the same three sentences, ~target/5 characters per tag."""
+    loop = "Wait, let me recount the cells. I am not sure. Let me start over. "
+    return lambda topic: loop * ((target - 500) // len(loop) // 5)  # 5 tags, 500 left for markup
+
+
+def _pad(text: str, size: int) -> str:
+    """Pad with spaces (no new sentence) to exactly `size` characters, if shorter."""
+    return text + " " * (size - len(text))
 
 
 @dataclass(frozen=True)
@@ -73,50 +80,38 @@ class Probe:
     expected: dict[str, str] = field(default_factory=dict)  # reward -> why a flag is by design
 
 
-def _only_acc() -> dict[str, str]:
-    return {"only_accuracy": ONLY_ACCURACY}
-
-
+ONLY = {"only_accuracy": ONLY_ACCURACY}
+SPAM = "<image description>Ok.</image description><think>Ok. <visual>Ok.</visual></think><rethink>Ok.</rethink>"
 PROBES = [
-    Probe("correct_well_formed", "every tag, 4 distinct sentences each, correct answer", lambda g, w, n: _full(f"<answer>{g}</answer>")),
-    Probe("correct_no_reasoning", "only the correct `<answer>` block", lambda g, w, n: f"<answer>{g}</answer>", _only_acc()),
-    Probe("wrong_verbose", "every tag, well written, wrong answer", lambda g, w, n: _full(f"<answer>{w}</answer>"), {"no_accuracy": NO_ACCURACY}),
-    Probe("near_miss", "every tag, answer off by one minute / one", lambda g, w, n: _full(f"<answer>{n}</answer>"), {"no_accuracy": NO_ACCURACY}),
-    Probe(
-        "padded_repetition",
-        "one sentence repeated 40 times in every tag, correct answer",
-        lambda g, w, n: _full(f"<answer>{g}</answer>", lambda t: "The answer is clear. " * 40),
-        _only_acc(),
-    ),
-    Probe(
-        "tag_spam",
-        "all tags repeated 30 times with one short sentence, correct answer",
-        lambda g, w, n: "<image description>Ok.</image description><think>Ok. <visual>Ok.</visual></think><rethink>Ok.</rethink>" * 30
-        + f"<answer>{g}</answer>",
-        _only_acc(),
-    ),
-    Probe("several_answers", "every tag, then the correct and a wrong `<answer>` block", lambda g, w, n: _full(f"<answer>{g}</answer><answer>{w}</answer>")),
-    Probe(
-        "hedged_gold_first",
-        "every tag, one `<answer>` block listing the correct then a wrong answer",
-        lambda g, w, n: _full(f"<answer>{g} or {w}</answer>"),
-        {**{r: FIRST_NUMBER for r in ANSWER_REWARDS}, "no_accuracy": NO_ACCURACY},
-    ),
-    Probe("answer_in_wrong_tag", "every tag, correct answer written in `<rethink>`, no `<answer>`", lambda g, w, n: _full(f"<rethink>The answer is {g}.</rethink>")),
-    Probe(
-        "unclosed_tags",
-        "every tag opened, none closed, correct answer",
-        lambda g, w, n: f"<image description>{_para('image', 4)}<think>{_para('puzzle', 4)}<rethink>{_para('answer', 4)}<answer>{g}",
-    ),
+    Probe("correct_well_formed", "every tag, 4 distinct sentences each, correct answer",
+          lambda g, w, n: _full(f"<answer>{g}</answer>")),
+    Probe("correct_no_reasoning", "only the correct `<answer>` block",
+          lambda g, w, n: f"<answer>{g}</answer>", ONLY),
+    Probe("wrong_verbose", "every tag, well written, wrong answer",
+          lambda g, w, n: _full(f"<answer>{w}</answer>"), {"no_accuracy": NO_ACCURACY}),
+    Probe("near_miss", "every tag, answer off by one minute / by one",
+          lambda g, w, n: _full(f"<answer>{n}</answer>"), {"no_accuracy": NO_ACCURACY}),
+    Probe("padded_repetition", "one sentence repeated 40 times in every tag, correct answer",
+          lambda g, w, n: _full(f"<answer>{g}</answer>", lambda t: "The answer is clear. " * 40), ONLY),
+    Probe("tag_spam", "all tags repeated 30 times with one short sentence, correct answer",
+          lambda g, w, n: SPAM * 30 + f"<answer>{g}</answer>", ONLY),
+    Probe("several_answers", "every tag, then the correct and a wrong `<answer>` block",
+          lambda g, w, n: _full(f"<answer>{g}</answer><answer>{w}</answer>")),
+    Probe("hedged_gold_first", "every tag, one `<answer>` block listing the correct then a wrong answer",
+          lambda g, w, n: _full(f"<answer>{g} or {w}</answer>"),
+          {**{r: FIRST_NUMBER for r in ANSWER_REWARDS}, "no_accuracy": NO_ACCURACY}),
+    Probe("answer_in_wrong_tag", "every tag, the correct answer in a second `<rethink>`, no `<answer>`",
+          lambda g, w, n: _full(f"<rethink>The answer is {g}.</rethink>")),
+    Probe("unclosed_tags", "every tag opened, none closed, correct answer",
+          lambda g, w, n: f"<image description>{_para('image', 4)}<think>{_para('puzzle', 4)}"
+          f"<rethink>{_para('answer', 4)}<answer>{g}"),
     Probe("empty", "the empty string", lambda g, w, n: ""),
-    Probe("huge_100k", "100,000 characters: a reasoning loop in every tag, correct answer", lambda g, w, n: _pad(_full(f"<answer>{g}</answer>", _looping(100_000)), 100_000), _only_acc()),
-    Probe(
-        "long_distinct_100k",
-        "100,000 characters of distinct sentences in every tag, correct answer",
-        lambda g, w, n: _pad(_full(f"<answer>{g}</answer>", lambda t: _para(t, 310)), 100_000),
-        {r: SATURATION for r in ("vanilla", "mixture", "continuous", "visual_fusion", "no_accuracy")} | _only_acc(),
-    ),
-]
+    Probe("huge_100k", "100,000 characters: a reasoning loop in every tag, correct answer",
+          lambda g, w, n: _pad(_full(f"<answer>{g}</answer>", _looping(100_000)), 100_000), ONLY),
+    Probe("long_distinct_100k", "100,000 characters of distinct sentences in every tag, correct answer",
+          lambda g, w, n: _pad(_full(f"<answer>{g}</answer>", lambda t: _para(t, 310)), 100_000),
+          {**{r: SATURATION for r in REWARDS if r != "only_accuracy"}, **ONLY}),
+]  # fmt: skip
 REFERENCE = PROBES[0].name
 
 
@@ -173,7 +168,8 @@ def audit(golds: dict[str, str], sources: dict[str, str]) -> dict:
     flags = []
     for probe in PROBES[1:]:
         for reward in names:
-            hit = {c: s - scores[reward][REFERENCE][c] for c, s in scores[reward][probe.name].items() if s >= scores[reward][REFERENCE][c]}
+            reference = scores[reward][REFERENCE]
+            hit = {c: s - reference[c] for c, s in scores[reward][probe.name].items() if s >= reference[c]}
             if hit:
                 reason = probe.expected.get(reward)
                 flags.append(
@@ -212,8 +208,9 @@ def to_markdown(result: dict) -> str:
         "# Reward audit",
         "",
         "Every reward design scored on probe completions, one bank per category, built around its gold "
-        f"answer (the first released record, else a built-in one; see Per category). A **flag** marks a probe that scores at least as high as "
-        f"`{REFERENCE}` in some category; expected flags follow from a design's definition.",
+        "answer (the first released record, else a built-in one; see Per category). A **flag** marks a "
+        f"probe that scores at least as high as `{REFERENCE}` in some category; expected flags follow "
+        "from a design's definition.",
         "",
         f"Flags: **{result['n_flags']}**, of which unexpected: **{result['n_unexpected']}**.",
         "",
@@ -236,9 +233,9 @@ def to_markdown(result: dict) -> str:
         lines += ["| reward | probe | categories | max excess | expected | reason |", "|---|---|---|---|---|---|"]
         for f in result["flags"]:
             cats = "all" if len(f["categories"]) == len(golds) else ", ".join(f["categories"])
-            lines.append(
-                f"| {f['reward']} | `{f['probe']}` | {cats} | {f['max_excess']:+.6f} | {'yes' if f['expected'] else '**no**'} | {f['reason']} |"
-            )
+            expected = "yes" if f["expected"] else "**no**"
+            row = [f["reward"], f"`{f['probe']}`", cats, f"{f['max_excess']:+.6f}", expected, f["reason"]]
+            lines.append("| " + " | ".join(row) + " |")
     else:
         lines.append("None.")
     lines += ["", "## Probes", "", "| probe | characters | what |", "|---|---|---|"]
@@ -248,7 +245,8 @@ def to_markdown(result: dict) -> str:
         lines += [f"### {category}", "", f"Gold `{gold}` from {result['gold_sources'][category]}.", ""]
         lines += ["| probe | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
         for probe in result["probes"]:
-            lines.append(f"| `{probe}` | " + " | ".join(f"{result['scores'][r][probe][category]:.3f}" for r in names) + " |")
+            cells = (f"{result['scores'][r][probe][category]:.3f}" for r in names)
+            lines.append(f"| `{probe}` | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
 
