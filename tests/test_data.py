@@ -1,8 +1,10 @@
-"""Datasets: determinism, balancing, dedupe, the three sources, verify, preview, bad input."""
+"""visreason.data and visreason.released: determinism, balancing, dedupe, the three sources,
+verify, preview, and bad input."""
 
 from __future__ import annotations
 
 import copy
+import io
 import json
 import re
 import shutil
@@ -21,7 +23,7 @@ from visreason.data import (
     acceptance,
     build_dataset,
     check_counts,
-    huggingface_rows,
+    encode_png,
     load_records,
     preview,
     stable_seed,
@@ -30,6 +32,7 @@ from visreason.data import (
     verify_dataset,
 )
 from visreason.puzzles import CATEGORIES
+from visreason.released import huggingface_rows
 from visreason.puzzles.base import Puzzle, integer_options
 
 NINE = list(CATEGORIES)
@@ -219,6 +222,9 @@ def test_huggingface_adapter_feeds_the_same_converter(shared_data, monkeypatch):
     category, where, raw, image = got[0]
     assert "row 0" in where and isinstance(raw["solution"], dict)
     assert image == (shared_data / "data" / "images" / "clock" / "clock_0000.jpg").read_bytes()
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, split: hub.remove_columns("solution"))
+    with pytest.raises(VisreasonError, match="has no 'solution' column"):
+        list(huggingface_rows("declare-lab/AlgoPuzzleVQA", "data", ["clock"]))
 
 
 def test_huggingface_offline_suggests_local_or_generated(tmp_path):
@@ -397,3 +403,11 @@ def test_cli_build_preview_verify(tmp_path, capsys):
     assert "9 records and 10 files verified" in capsys.readouterr().out
     assert Image.open(tmp_path / "sheet.png").format == "PNG"
     assert main(["data", "preview", "--data", str(out), "--out", str(tmp_path / "x.png"), "--per-category", "0"]) == 2
+
+
+def test_encode_png_is_lossless_and_stable():
+    image = Image.effect_noise((37, 21), 64).convert("RGB")
+    data = encode_png(image, 1)
+    with Image.open(io.BytesIO(data)) as decoded:
+        assert decoded.format == "PNG" and decoded.mode == "RGB" and decoded.tobytes() == image.tobytes()
+    assert encode_png(image, 1) == data

@@ -9,18 +9,15 @@ A dataset is a folder that `visreason data build` writes atomically:
 
 Three sources give interchangeable records:
 - `generated`: our generators (`visreason.puzzles`), offline, any size;
-- `local`: a folder in the released AlgoPuzzleVQA layout (`data/<category>.json` JSON lines
-  plus `data/images/...`, e.g. ../shared/algopuzzlevqa);
-- `huggingface`: `datasets.load_dataset("declare-lab/AlgoPuzzleVQA", split="data")`, a thin
-  adapter that feeds the same converter as `local`.
-
-Released images are copied byte for byte (no re-encoding: no generation loss, and the
-dataset no longer depends on the source folder or the Hub cache).
+- `local`: a folder in the released AlgoPuzzleVQA layout (e.g. ../shared/algopuzzlevqa);
+- `huggingface`: the Hub copy `declare-lab/AlgoPuzzleVQA`.
+The last two go through one converter (`visreason.released`), which copies the
+released images byte for byte.
 
 Generation is deterministic whatever the number of worker processes: every puzzle draws
 from its own RNG, seeded with a stable hash of (seed, split, category, index, attempt),
 and all choices that depend on other puzzles (deduplication) are made in the main
-process in index order. Generated PNGs are encoded with fixed settings, so the same
+process in index order. Generated PNGs are encoded with fixed settings (`encode_png`), so the same
 parameters give byte-identical files and manifest.
 
 Balancing: the generators' natural answer distributions can be peaked (a maze asking
@@ -50,6 +47,8 @@ import json
 import multiprocessing
 import random
 import re
+import struct
+import zlib
 from collections import Counter
 from itertools import chain
 from pathlib import Path
@@ -60,7 +59,6 @@ from visreason.config import add_params_argument, all_categories, params_from_ar
 from visreason.files import atomic_dir, atomic_write_bytes, progress, read_json, sha256_bytes, sha256_file, write_json
 
 RECORD_FIELDS = ("id", "category", "image", "question", "options", "answer", "solution", "description", "source", "split")
-RELEASED_FIELDS = ("image", "question", "options", "answer", "solution")
 SPLITS = ("train", "eval")
 RECORDS, MANIFEST = "records.jsonl", "manifest.json"
 TRUSTED_COUNT = 5  # pilot counts below this are noise: such answers are never down-weighted
@@ -85,8 +83,8 @@ def state_key(category: str, solution: dict) -> str:
     return category + ":" + json.dumps(solution, sort_keys=True, separators=(",", ":"))
 
 
-def _check_fields(rec: Any, fields: Iterable[str], where: str) -> None:
-    """Raise VisreasonError naming `where` and the first missing or mistyped field."""
+def check_fields(rec: Any, fields: Iterable[str], where: str) -> None:
+    """Raise VisreasonError naming `where` (file and line, record id) and the first missing or mistyped field."""
     if not isinstance(rec, dict):
         raise VisreasonError(f"{where}: expected a JSON object, got {type(rec).__name__}")
     for field in fields:
@@ -130,7 +128,7 @@ def load_records(data_dir: str | Path, check_images: bool = True) -> list[dict]:
             raise VisreasonError(f"{where}: invalid JSON: {err.msg}") from None
         if isinstance(rec, dict) and isinstance(rec.get("id"), str):
             where += f" (record {rec['id']})"
-        _check_fields(rec, RECORD_FIELDS, where)
+        check_fields(rec, RECORD_FIELDS, where)
         if rec["category"] not in CATEGORIES:
             raise VisreasonError(f"{where}: unknown category '{rec['category']}' (valid: {', '.join(CATEGORIES)})")
         if not isinstance(rec["solution"], dict):
@@ -272,14 +270,32 @@ def _draw_task(task) -> list[dict]:
     return out
 
 
+def encode_png(image, compress_level: int) -> bytes:
+    """An RGB image as PNG bytes, every row unfiltered (filter type 0), deflated at `compress_level`.
+
+    Pillow's encoder spends most of its time choosing a filter for every row; our
+    rendered puzzles are large flat areas that deflate well unfiltered, so this is 2-3x
+    faster at similar size (benchmarks/bench_data.py), and as deterministic: the
+    bytes depend only on the pixels, the level and zlib.
+    """
+    image = image.convert("RGB")
+    width, height = image.size
+    raw, stride = image.tobytes(), 3 * width
+    rows = b"".join(b"\x00" + raw[i : i + stride] for i in range(0, len(raw), stride))
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, compress_level)) + chunk(b"IEND", b"")
+
+
 def _render_task(task) -> list[str]:
     """Render a chunk of puzzles into PNG files; return their sha256."""
     puzzle, size, compress_level, root, items = task
     hashes = []
     for rel, solution in items:
-        buf = io.BytesIO()
-        puzzle.render(solution, size).convert("RGB").save(buf, format="PNG", compress_level=compress_level)
-        data = buf.getvalue()
+        data = encode_png(puzzle.render(solution, size), compress_level)
         (Path(root) / rel).write_bytes(data)
         hashes.append(sha256_bytes(data))
     return hashes
@@ -376,148 +392,6 @@ def generate(
     return records, {r["image"]: h for r, h in zip(records, hashes)}, stats
 
 
-# --------------------------------------------------------------------------- released data
-
-
-def local_rows(root: str | Path, categories: Iterable[str]) -> Iterator[tuple[str, str, Any, Any]]:
-    """(category, where, raw record, image path) of a folder in the released layout."""
-    data = Path(root) / "data"
-    if not data.is_dir():
-        raise VisreasonError(f"released dataset not found: {data} (expected data/<category>.json and data/images/)")
-    for category in categories:
-        path = data / f"{category}.json"
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError as err:
-            raise VisreasonError(f"cannot read {path} (category '{category}'): {err.strerror}") from None
-        for n, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            where = f"{path} line {n}"
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise VisreasonError(f"{where}: invalid JSON: {err.msg}") from None
-            image = raw.get("image") if isinstance(raw, dict) else None
-            yield category, where, raw, data / image if isinstance(image, str) and image else None
-
-
-def huggingface_rows(name: str, split: str, categories: Iterable[str]) -> Iterator[tuple[str, str, Any, Any]]:
-    """(category, where, raw record, image bytes) of the Hub copy of AlgoPuzzleVQA.
-
-    Its single split holds the 1,800 released records of 18 categories with columns
-    `image`, `question`, `options`, `answer` and `solution` (a JSON string: the
-    per-category dicts cannot share an Arrow struct). A row's category is its `category`
-    column where there is one, else the one category among `categories` whose exact
-    solver reproduces the row's answer; rows of other categories are skipped.
-    """
-    try:
-        import datasets
-
-        ds = datasets.load_dataset(name, split=split)
-    except Exception as err:  # noqa: BLE001 - offline, missing, renamed: all end the same way
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise VisreasonError(
-            f"cannot load Hugging Face dataset '{name}' (split '{split}'): {reason}; "
-            "offline? set data.eval.source: local (a released-layout folder) or generated"
-        ) from None
-    if "image" in ds.column_names:
-        ds = ds.cast_column("image", datasets.Image(decode=False))
-    wanted = list(categories)
-    for n, row in enumerate(ds):
-        where = f"{name}[{split}] row {n}"
-        if isinstance(row.get("solution"), str):
-            try:
-                row["solution"] = json.loads(row["solution"])
-            except json.JSONDecodeError as err:
-                raise VisreasonError(f"{where}: field 'solution' is not valid JSON: {err.msg}") from None
-        category = row.get("category") or _solver_category(row, wanted)
-        if category not in wanted:
-            continue
-        image = row.get("image") or {}
-        data = image.get("bytes") or (Path(image["path"]).read_bytes() if image.get("path") else None)
-        yield category, f"{where} ({category})", {**row, "image": image.get("path") or "<embedded>"}, data
-
-
-def _solver_category(row: dict, candidates: list[str]) -> str | None:
-    from visreason.puzzles import CATEGORIES
-
-    matches = []
-    for c in candidates:
-        try:
-            if CATEGORIES[c].solve(row.get("solution"), row.get("question", "")) == row.get("answer"):
-                matches.append(c)
-        except Exception:  # noqa: BLE001 - another category's state: its solver cannot read it
-            continue
-    return matches[0] if len(matches) == 1 else None
-
-
-def convert_released(rows: Iterable[tuple[str, str, Any, Any]], out: Path, split: str) -> tuple[list[dict], dict[str, str]]:
-    """Released records -> our records in `out`, ids `<category>-<index:04d>`, images copied.
-
-    Each row is (category, where, raw record, image path or bytes); a bad row raises
-    VisreasonError naming `where` (file and line, or Hub row) and the field.
-    """
-    from visreason.puzzles import CATEGORIES
-
-    records, files, index = [], {}, Counter()
-    for category, where, raw, image in rows:
-        if category not in CATEGORIES:
-            raise VisreasonError(f"{where}: unknown category '{category}' (valid: {', '.join(CATEGORIES)})")
-        _check_fields(raw, RELEASED_FIELDS, where)
-        if not isinstance(raw["solution"], dict):
-            raise VisreasonError(f"{where}: field 'solution' must be an object")
-        data, ext = _read_image(image, where)
-        rid = f"{category}-{index[category]:04d}"
-        index[category] += 1
-        try:
-            description = CATEGORIES[category].describe(raw["solution"])
-        except (KeyError, TypeError, ValueError, IndexError) as err:
-            raise VisreasonError(f"{where}: cannot describe its solution: {err}") from None
-        rel = f"images/{category}/{rid}{ext}"
-        (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        (out / rel).write_bytes(data)
-        files[rel] = sha256_bytes(data)
-        records.append(
-            {
-                "id": rid,
-                "category": category,
-                "image": rel,
-                "question": raw["question"],
-                "options": list(raw["options"]),
-                "answer": raw["answer"],
-                "solution": raw["solution"],
-                "description": description,
-                "source": "algopuzzlevqa",
-                "split": split,
-            }
-        )
-    return records, files
-
-
-def _read_image(image: Path | bytes | None, where: str) -> tuple[bytes, str]:
-    """The image's bytes (fully decoded once to prove they are sound) and its extension."""
-    from PIL import Image, UnidentifiedImageError
-
-    if image is None:
-        raise VisreasonError(f"{where}: field 'image' has no image")
-    if isinstance(image, Path):
-        if not image.is_file():
-            raise VisreasonError(f"{where}: image not found: {image}")
-        image = image.read_bytes()
-    try:
-        with Image.open(io.BytesIO(image)) as img:
-            img.load()
-            fmt = img.format
-            if fmt not in ("PNG", "JPEG"):
-                buf = io.BytesIO()
-                img.convert("RGB").save(buf, format="PNG")
-                return buf.getvalue(), ".png"
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
-        raise VisreasonError(f"{where}: corrupt image: {err}") from None
-    return image, ".png" if fmt == "PNG" else ".jpg"
-
-
 # --------------------------------------------------------------------------- build / verify
 
 
@@ -554,12 +428,14 @@ def build_dataset(params: dict, split: str, out: str | Path, exclude: str | Path
             records, files, stats = generate(counts, split, tmp, data, excluded)
             extra["balance"] = stats
         else:
+            from visreason import released
+
             if source == "local":
-                rows = local_rows(data["eval"]["local_path"], all_categories(params))
+                rows = released.local_rows(data["eval"]["local_path"], all_categories(params))
             else:
-                rows = huggingface_rows(data["eval"]["hf_dataset"], data["eval"]["hf_split"], all_categories(params))
-            records, files = convert_released(progress(rows, f"convert {source} records"), tmp, split)
-            _check_released_counts(records, all_categories(params), source)
+                rows = released.huggingface_rows(data["eval"]["hf_dataset"], data["eval"]["hf_split"], all_categories(params))
+            records, files = released.convert(progress(rows, f"convert {source} records"), tmp, split)
+            released.check_counts(records, all_categories(params), source)
             overlap = sum(state_key(r["category"], r["solution"]) in excluded for r in records)
             if overlap:
                 raise VisreasonError(f"data: {overlap} {source} records share their state with the --exclude dataset")
@@ -567,13 +443,6 @@ def build_dataset(params: dict, split: str, out: str | Path, exclude: str | Path
         manifest = _manifest(records, files, split, source, used, **extra)
         write_json(tmp / MANIFEST, manifest)
     return manifest
-
-
-def _check_released_counts(records: list[dict], categories: list[str], source: str) -> None:
-    found = Counter(r["category"] for r in records)
-    missing = [c for c in categories if not found[c]]
-    if missing:
-        raise VisreasonError(f"data: the {source} evaluation source has no records of category '{missing[0]}'")
 
 
 def verify_dataset(data_dir: str | Path) -> dict:
