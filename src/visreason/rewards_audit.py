@@ -209,8 +209,8 @@ def to_markdown(result: dict) -> str:
         "",
         "Every reward design scored on probe completions, one bank per category, built around its gold "
         "answer (the first released record, else a built-in one; see Per category). A **flag** marks a "
-        f"probe that scores at least as high as `{REFERENCE}` in some category; expected flags follow "
-        "from a design's definition.",
+        f"probe that scores at least as high as `{REFERENCE}` in some category (scores compared at 6 "
+        "decimals); expected flags follow from a design's definition.",
         "",
         f"Flags: **{result['n_flags']}**, of which unexpected: **{result['n_unexpected']}**.",
         "",
