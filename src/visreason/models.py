@@ -367,8 +367,9 @@ def load_model_and_processor(name_or_path: str | Path, dtype: str = "auto", devi
 def _cmd_tiny(args) -> int:
     from visreason.config import params_from_args
 
-    params_from_args(args)  # validates params.yaml like every command
-    path = build_tiny_model(args.out, seed=args.seed)
+    params = params_from_args(args)
+    seed = params["model"]["tiny_seed"] if args.seed is None else args.seed
+    path = build_tiny_model(args.out, seed=seed)
     info = json.loads((path / "visreason_model.json").read_text())
     print(f"tiny model: {path} ({info['parameters']:,} parameters, vocabulary {info['vocab_size']})")
     return 0
@@ -386,6 +387,6 @@ def add_cli(sub) -> None:
         "and offline. DIR is written atomically; DIR/visreason_model.json is written last.",
     )
     tiny.add_argument("--out", required=True, help="output folder (replaced atomically)")
-    tiny.add_argument("--seed", type=int, default=0, help="weight initialisation seed (default: %(default)s)")
+    tiny.add_argument("--seed", type=int, default=None, help="weight initialisation seed (default: params model.tiny_seed)")
     add_params_argument(tiny)
     tiny.set_defaults(func=_cmd_tiny)

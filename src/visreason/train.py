@@ -413,6 +413,21 @@ def _trainer_class():
                 self.generator.manual_seed((self.seed or 0) + epoch)
 
     class VisreasonGRPOTrainer(GRPOTrainer):
+        def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+            """Trainer (transformers 5.23) loads a checkpoint's state dict without the checkpoint
+            key conversion that `from_pretrained` applies, so for Qwen2.5-VL every key misses and the
+            weights silently stay as they were. Load plain models through `from_pretrained`."""
+            from peft import PeftModel
+
+            model = model if model is not None else self.model
+            if self.is_deepspeed_enabled or self.is_fsdp_enabled or isinstance(model, PeftModel):
+                return super()._load_from_checkpoint(resume_from_checkpoint, model)
+            dtype = next(model.parameters()).dtype
+            saved = type(model).from_pretrained(resume_from_checkpoint, dtype=dtype)
+            result = model.load_state_dict(saved.state_dict(), strict=True)
+            del saved
+            return result
+
         def _get_train_sampler(self, dataset=None):
             return EpochSeededSampler(
                 data_source=dataset if dataset is not None else self.train_dataset,

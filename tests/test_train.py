@@ -1,0 +1,258 @@
+"""GRPO training: learning signal, resume without replay, MLflow logging, bad input."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from visreason import VisreasonError
+from visreason.cli import main
+from visreason.config import load_params
+from visreason.rewards import REWARDS
+from visreason.train import run
+
+
+def write_dataset(root: Path, n: int = 8) -> Path:
+    """A dataset folder in the `visreason data build` layout, with n clock records."""
+    (root / "images" / "clock").mkdir(parents=True)
+    lines = []
+    for i in range(n):
+        rid = f"clock-{i:04d}"
+        image = Image.new("RGB", (64, 64), "white")
+        ImageDraw.Draw(image).ellipse((4, 4, 60, 60), outline="black")
+        image.save(root / "images" / "clock" / f"{rid}.png")
+        hour = i % 12 + 1
+        record = {
+            "id": rid, "category": "clock", "image": f"images/clock/{rid}.png",
+            "question": f"What time does the clock show? ({i})", "options": [f"{hour}:00", f"{hour % 12 + 1}:00"],
+            "answer": f"{hour}:00", "solution": {"hour": hour, "minute": 0}, "description": f"It is {hour}:00.",
+            "source": "test", "split": "train",
+        }
+        lines.append(json.dumps(record))
+    (root / "records.jsonl").write_text("\n".join(lines) + "\n")
+    (root / "manifest.json").write_text("{}\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return write_dataset(tmp_path_factory.mktemp("data"))
+
+
+def smoke_params(**train) -> dict:
+    params = load_params()
+    params["train"].update({"max_steps": 2, "max_completion_length": 8, "save_steps": 100, **train})
+    return params
+
+
+def even_token_reward(completions, completion_ids, **kwargs) -> list[float]:
+    """Pays the share of even token ids: about 0.5 for the random tiny model, learnable to 1."""
+    return [sum(1 for t in ids if t % 2 == 0) / max(len(ids), 1) for ids in completion_ids]
+
+
+def _mean(xs):
+    return sum(xs) / len(xs)
+
+
+@pytest.mark.slow
+def test_learning_signal_and_trained_weights_reload(tiny_model, data, tmp_path):
+    from safetensors.torch import load_file
+
+    from visreason.models import load_model_and_processor
+
+    params = smoke_params(max_steps=40, learning_rate=2e-2, max_completion_length=16, num_generations=8,
+                          per_device_train_batch_size=16, log_completions_steps=20)
+    summary = run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "out",
+                  reward_fn=even_token_reward)
+    history = json.loads((tmp_path / "out" / "checkpoints" / "checkpoint-40" / "trainer_state.json").read_text())
+    rewards = [h["reward"] for h in history["log_history"] if "reward" in h]
+    assert len(rewards) == summary["steps"] == 40
+    first, last = _mean(rewards[:10]), _mean(rewards[-10:])
+    assert last > first + 0.15, f"mean reward did not rise: first quarter {first:.3f}, last quarter {last:.3f}"
+
+    before, after = load_file(tiny_model / "model.safetensors"), load_file(tmp_path / "out" / "final" / "model.safetensors")
+    assert before.keys() == after.keys()
+    assert not (before["lm_head.weight"] == after["lm_head.weight"]).all()
+    model, processor = load_model_and_processor(tmp_path / "out" / "final")
+    assert (model.lm_head.weight == after["lm_head.weight"]).all()
+    assert processor.tokenizer.convert_tokens_to_ids("<|image_pad|>") == model.config.image_token_id
+
+
+def _weights(folder: Path) -> dict[str, bytes]:
+    from safetensors.torch import load_file
+
+    return {k: v.numpy().tobytes() for k, v in load_file(folder / "model.safetensors").items()}
+
+
+class Recorder:
+    """`even_token_reward`, recording the ids of every batch; optionally crashes at a call."""
+
+    def __init__(self, crash_at: int | None = None):
+        self.batches, self.crash_at = [], crash_at
+
+    def __call__(self, completions, completion_ids, id, **kwargs):
+        if len(self.batches) + 1 == self.crash_at:
+            raise RuntimeError("simulated preemption")
+        self.batches.append(list(id))
+        return even_token_reward(completions, completion_ids)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_without_replaying_data(tiny_model, data, tmp_path):
+    # 8 records, 2 prompts per step: an epoch is 4 steps; the run is killed in epoch 1, after checkpoint 5
+    params = smoke_params(max_steps=7, save_steps=5, learning_rate=1e-2)
+    straight = Recorder()
+    reference = run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "a", reward_fn=straight)
+
+    killed = Recorder(crash_at=6)
+    with pytest.raises(RuntimeError, match="preemption"):
+        run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b", reward_fn=killed)
+    assert not (tmp_path / "b" / "final").exists() and not (tmp_path / "b" / "train_summary.json").exists()
+    assert sorted(p.name for p in (tmp_path / "b" / "checkpoints").glob("checkpoint-*")) == ["checkpoint-5"]
+    run_id = (tmp_path / "b" / "mlflow_run_id").read_text()
+
+    resumed = Recorder()
+    summary = run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b", reward_fn=resumed)
+    assert summary["steps"] == 7
+    assert killed.batches + resumed.batches == straight.batches  # same prompts, same order, none replayed
+    assert straight.batches[4] != straight.batches[0]  # epoch 1 is not epoch 0's order again
+    assert (tmp_path / "b" / "mlflow_run_id").read_text() == run_id  # the same MLflow run continues
+    assert summary["final_rewards"] == reference["final_rewards"]
+    assert _weights(tmp_path / "b" / "final") == _weights(tmp_path / "a" / "final")  # bit for bit
+
+    # a longer rerun extends the finished run from its last checkpoint; an equal one does nothing
+    params["train"]["max_steps"] = 8
+    more = Recorder()
+    assert run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b", reward_fn=more)["steps"] == 8
+    assert len(more.batches) == 1
+    again = Recorder()
+    assert run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b", reward_fn=again)["steps"] == 8
+    assert again.batches == []
+
+    params["train"]["learning_rate"] = 1e-3
+    with pytest.raises(VisreasonError, match="learning_rate"):
+        run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reward", sorted(REWARDS))
+def test_cli_smoke_every_reward(reward, tiny_model, data, tmp_path):
+    out = tmp_path / reward
+    argv = ["train", "--reward", reward, "--seed", "0", "--data", str(data), "--model", str(tiny_model), "--out", str(out)]
+    params = tmp_path / "params.yaml"
+    shutil.copy(Path(__file__).resolve().parents[1] / "params.yaml", params)
+    _override(params, {"max_steps": 2, "max_completion_length": 8})
+    assert main([*argv, "--params", str(params)]) == 0
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["steps"] == 2 and summary["reward"] == reward
+    assert f"rewards/{reward}/mean" in summary["final_rewards"]
+    assert (out / "final" / "model.safetensors").is_file()
+
+
+def _override(path: Path, train: dict) -> None:
+    import yaml
+
+    params = yaml.safe_load(path.read_text())
+    params["train"].update(train)
+    path.write_text(yaml.safe_dump(params))
+
+
+def test_mlflow_run_has_params_metrics_tags_and_tables(tiny_model, data, tmp_path):
+    import mlflow
+
+    summary = run(smoke_params(log_completions_steps=1), reward="mixture", seed=3, data=data, model=tiny_model,
+                  out=tmp_path / "out")
+    client = mlflow.MlflowClient()
+    r = client.get_run(summary["mlflow_run_id"])
+    assert r.info.run_name == "mixture-seed3"
+    assert r.data.tags["reward"] == "mixture" and r.data.tags["seed"] == "3" and r.data.tags["stage"] == "train"
+    assert r.data.tags["git_commit"] and r.data.tags["dataset_manifest"] == summary["dataset_manifest_sha256"]
+    assert r.data.params["train.learning_rate"] == str(smoke_params()["train"]["learning_rate"])
+    assert r.data.params["job.reward"] == "mixture"
+    metrics = r.data.metrics
+    for key in ("reward", "rewards/mixture/mean", "rewards/mixture/accuracy", "rewards/mixture/think",
+                "completions/mean_length", "completions/clipped_ratio", "entropy", "step_time", "loss"):
+        assert key in metrics, key
+    assert [m.step for m in client.get_metric_history(r.info.run_id, "reward")] == [1, 2]
+    artifacts = {a.path for a in client.list_artifacts(r.info.run_id)} | {
+        a.path for a in client.list_artifacts(r.info.run_id, "completions")
+    }
+    assert {"reward_curve.png", "completions/step_000001.json", "completions/step_000002.json"} <= artifacts
+    table = mlflow.load_table("completions/step_000002.json", run_ids=[r.info.run_id])
+    assert len(table) == 8 and {"completion", "reward", "answer", "predicted", "term/accuracy"} <= set(table.columns)
+
+
+# ------------------------------------------------------------------ bad input: fails before any compute
+
+
+def _fails(match, tmp_path, data, model, reward="vanilla", **train):
+    params = smoke_params(**train)
+    with pytest.raises(VisreasonError, match=match):
+        run(params, reward=reward, seed=0, data=data, model=model, out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_reward(tiny_model, data, tmp_path):
+    _fails("nonsense", tmp_path, data, tiny_model, reward="nonsense")
+
+
+def test_missing_model_path(data, tmp_path):
+    _fails("does not exist", tmp_path, data, tmp_path / "no-model")
+
+
+def test_empty_dataset(tiny_model, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "records.jsonl").write_text("")
+    (empty / "manifest.json").write_text("{}\n")
+    _fails("empty", tmp_path, empty, tiny_model)
+
+
+def test_dataset_with_missing_image(tiny_model, tmp_path):
+    broken = write_dataset(tmp_path / "broken", n=4)
+    (broken / "images" / "clock" / "clock-0002.png").unlink()
+    _fails("clock-0002", tmp_path, broken, tiny_model)
+
+
+def test_dataset_with_missing_field(tiny_model, tmp_path):
+    broken = write_dataset(tmp_path / "broken", n=4)
+    lines = (broken / "records.jsonl").read_text().splitlines()
+    record = json.loads(lines[1])
+    del record["answer"]
+    lines[1] = json.dumps(record)
+    (broken / "records.jsonl").write_text("\n".join(lines) + "\n")
+    _fails("clock-0001.*answer", tmp_path, broken, tiny_model)
+
+
+def test_dataset_smaller_than_a_batch(tiny_model, data, tmp_path):
+    _fails("fewer than prompts_per_step", tmp_path, data, tiny_model, prompts_per_step=16, per_device_train_batch_size=4)
+
+
+def test_batch_not_divisible(tiny_model, data, tmp_path):
+    _fails("not divisible", tmp_path, data, tiny_model, prompts_per_step=3, num_generations=2, per_device_train_batch_size=4)
+
+
+@pytest.mark.parametrize("setting", [{"use_cpu": False}, {"bf16": True}, {"use_vllm": True}])
+def test_gpu_settings_without_gpu(setting, tiny_model, data, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.fail("this test expects a machine without a GPU")
+    _fails(next(iter(setting)), tmp_path, data, tiny_model, **setting)
+
+
+def test_prompt_too_long(tiny_model, data, tmp_path):
+    _fails("clock-0000.*max_prompt_length 20", tmp_path, data, tiny_model, max_prompt_length=20)
+
+
+def test_unset_setting(tiny_model, data, tmp_path):
+    params = smoke_params()
+    params = copy.deepcopy(params)
+    del params["train"]["beta"]
+    with pytest.raises(VisreasonError, match="train.beta"):
+        run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "out")
