@@ -33,6 +33,14 @@ if _on_disk != P:
     )
 
 
+onstart:
+    # One tracking store for all jobs: create it (and the experiment) before
+    # parallel jobs race to (see visreason.tracking).
+    from visreason.tracking import prepare_store
+
+    prepare_store(P)
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
