@@ -18,7 +18,7 @@ from typing import Callable
 from visreason import VisreasonError
 from visreason.config import REPO_ROOT, all_categories, params_from_args
 from visreason.files import atomic_write_text, write_json
-from visreason.rewards import REWARDS, WEIGHTS, score_designs
+from visreason.rewards import REWARDS, WEIGHTS, _clock, _is_integer, score_designs
 
 DEFAULT_RELEASED = REPO_ROOT.parent / "shared" / "algopuzzlevqa"
 # Used when the released records are absent: the answers of their first records.
@@ -122,12 +122,13 @@ def _pad(text: str, size: int) -> str:
 
 def _wrong_answers(gold: str, category: str) -> tuple[str, str]:
     """A far wrong answer and a near miss (one minute, or one, off)."""
-    if category == "clock" and ":" in gold:
-        hours, minutes = (int(x) for x in gold.split(":")[:2])
+    time = _clock(gold) if category == "clock" else None
+    if time:
+        hours, minutes = time
         far = f"{(hours + 5) % 12 or 12}:{(minutes + 30) % 60:02d}"
         near = f"{hours}:{(minutes + 1) % 60:02d}"
         return far, near
-    if gold.strip().isdigit():
+    if _is_integer(gold):
         value = int(gold)
         return str(value + 17), str(value + 1)
     return f"not {gold}", f"{gold}x"
