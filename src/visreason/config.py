@@ -13,6 +13,7 @@ through `load_params`, which:
 from __future__ import annotations
 
 import copy
+import difflib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -58,13 +59,21 @@ def validate(params: Any, source: str = "params.yaml") -> None:
     if not isinstance(params, dict):
         raise VisreasonError(f"{source}: expected a mapping at the top level, got {type(params).__name__}")
     validator = jsonschema.Draft202012Validator(load_schema())
-    errors = sorted(validator.iter_errors(params), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    # The shallowest error first; at equal depth an unknown key (a typo) before
+    # the "required" error that the same typo causes.
+    errors = sorted(
+        validator.iter_errors(params),
+        key=lambda e: (len(e.absolute_path), e.validator != "additionalProperties", list(map(str, e.absolute_path))),
+    )
     if errors:
         err = errors[0]
         if err.validator == "additionalProperties":
-            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            known = set(err.schema.get("properties", {}))
+            extra = sorted(set(err.instance) - known)
             key = _key_path([*err.absolute_path, extra[0]]) if extra else _key_path(err.absolute_path)
-            raise VisreasonError(f"{source}: unknown key '{key}'")
+            close = difflib.get_close_matches(str(extra[0]), sorted(known), n=1) if extra else []
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise VisreasonError(f"{source}: unknown key '{key}'{hint}")
         raise VisreasonError(f"{source}: '{_key_path(err.absolute_path)}': {err.message}")
     _check_names(params, source)
 
