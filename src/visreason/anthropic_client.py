@@ -32,7 +32,7 @@ from visreason.generation import Generation, Request, Sampling
 
 RETRY_STATUS = {408, 429, 500, 502, 503, 504, 529}
 MAX_DELAY = 60.0
-MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp"}
+MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
 
 
 def unavailable_reason() -> str | None:
@@ -119,11 +119,15 @@ class AnthropicBackend:
         for attempt in range(self.max_retries + 1):
             try:
                 return self.client.messages.create(
-                    model=self.model, max_tokens=s.max_new_tokens, messages=[{"role": "user", "content": content}], extra_body=sampling
+                    model=self.model,
+                    max_tokens=s.max_new_tokens,
+                    messages=[{"role": "user", "content": content}],
+                    extra_body=sampling,
                 )
             except anthropic.APIStatusError as err:
                 if not retryable(err) or attempt == self.max_retries:
-                    raise VisreasonError(f"Anthropic API, model {self.model}: HTTP {err.status_code}: {err.message}") from None
+                    msg = f"Anthropic API, model {self.model}: HTTP {err.status_code}: {err.message}"
+                    raise VisreasonError(msg) from None
                 delay = retry_after(err) or self.backoff * 2**attempt
             except anthropic.APIConnectionError as err:
                 if attempt == self.max_retries:

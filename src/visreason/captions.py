@@ -87,7 +87,9 @@ def model_captions(records: list[dict], data_dir: Path, model: str, params: dict
     return outs
 
 
-def build_captions(params: dict, *, data: str | Path, captioner: str, out: str | Path, model: str | None = None) -> dict:
+def build_captions(
+    params: dict, *, data: str | Path, captioner: str, out: str | Path, model: str | None = None
+) -> dict:
     """Caption every record of the split in `data`; write OUTDIR/captions.jsonl and summary.json."""
     from visreason.data import load_records
     from visreason.generation import check_model
@@ -111,7 +113,8 @@ def build_captions(params: dict, *, data: str | Path, captioner: str, out: str |
     inputs = {"data": data} | ({"model": model} if model and Path(model).exists() else {})
     from visreason.tracking import start_run
 
-    with start_run(params, "captions", run_name=f"{split}/{captioner}", inputs=inputs, tags={"captioner": captioner, "model": model or ""}, log_params={"captions": params["captions"]}):
+    tags = {"captioner": captioner, "model": model or ""}
+    with start_run(params, "captions", f"{split}/{captioner}", inputs, tags, log_params={"captions": params["captions"]}):
         if captioner == "oracle":
             texts = [(r["description"], None, None) for r in records]
         else:
@@ -149,7 +152,9 @@ def add_cli(sub) -> None:
         "OUTDIR/summary.json (caption fidelity per category: the share of the state's facts the captions state).",
     )
     p.add_argument("--data", required=True, help="dataset folder written by `visreason data build`")
-    p.add_argument("--captioner", required=True, choices=CAPTIONERS, help="oracle (the puzzle engine's description) or model")
+    p.add_argument(
+        "--captioner", required=True, choices=CAPTIONERS, help="oracle (the puzzle engine's description) or model"
+    )
     p.add_argument("--model", default=None, help="model folder or claude:<model-id> (captioner model)")
     p.add_argument("--out", required=True, help="output folder")
     add_params_argument(p)
@@ -159,7 +164,8 @@ def add_cli(sub) -> None:
 def _run(args) -> int:
     from visreason.config import params_from_args
 
-    summary = build_captions(params_from_args(args), data=args.data, captioner=args.captioner, out=args.out, model=args.model)
+    params = params_from_args(args)
+    summary = build_captions(params, data=args.data, captioner=args.captioner, out=args.out, model=args.model)
     fid = summary["fidelity"]
     cats = ", ".join(f"{c} {v['fidelity']:.2f}" for c, v in fid["per_category"].items())
     print(f"captions ({args.captioner}): mean fidelity {fid['mean']:.3f} [{cats}] -> {args.out}")

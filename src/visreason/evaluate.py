@@ -244,7 +244,8 @@ def _rate(values: list) -> float | None:
 def behaviour_summary(samples: list[dict]) -> dict:
     """Per category (and `all`): mean response length (tokens), truncation rate, and the
     rates of full tag structure, self-reflection, visual reference and contradiction."""
-    groups = {"all": samples} | {c: [s for s in samples if s["category"] == c] for c in sorted({s["category"] for s in samples})}
+    cats = sorted({s["category"] for s in samples})
+    groups = {"all": samples} | {c: [s for s in samples if s["category"] == c] for c in cats}
     out = {}
     for name, group in groups.items():
         flags = [s["behaviour"] for s in group]
@@ -312,7 +313,9 @@ def load_captions(captions_dir: str | Path) -> dict[str, str]:
         return {row["id"]: row["caption"] for row in map(json.loads, f)}
 
 
-def build_prompts(records: list[dict], data_dir: Path, mode: str, prompt: str, answer_format: str, captions: dict | None):
+def build_prompts(
+    records: list[dict], data_dir: Path, mode: str, prompt: str, answer_format: str, captions: dict | None
+) -> list:
     """One `Request` per record; every bad input fails here, before generation.
 
     `text` mode gives the oracle description instead of the image; `image+caption`
@@ -368,6 +371,25 @@ def jsonl_line(row: dict) -> str:
     return json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n"
 
 
+def prepare_outdir(out: Path, settings: dict, expected: dict[str, str]) -> dict[str, dict]:
+    """Make OUTDIR ready to append to; return the samples already done (id -> sample).
+
+    A finished evaluation (metrics.json present) or one run with other settings
+    starts over; otherwise samples.jsonl keeps its valid samples (a line cut off by
+    a kill is dropped).
+    """
+    samples, metrics, settings_path = out / "samples.jsonl", out / "metrics.json", out / "settings.json"
+    out.mkdir(parents=True, exist_ok=True)
+    same = settings_path.is_file() and settings_path.read_text(encoding="utf-8") == dumps_json(settings)
+    if metrics.exists() or not same:
+        metrics.unlink(missing_ok=True)
+        samples.unlink(missing_ok=True)
+        write_json(settings_path, settings)
+    finished = {s["id"]: s for s in read_finished(samples, expected)}
+    atomic_write_text(samples, "".join(map(jsonl_line, finished.values())))
+    return finished
+
+
 def append_lines(f, rows: list[dict]) -> None:
     f.write("".join(map(jsonl_line, rows)))
     f.flush()
@@ -420,29 +442,28 @@ def evaluate(
         "tag": tag,
         "answer_format": answer_format,
         "captions": str(captions) if captions else None,
-        "sampling": {"max_new_tokens": sampling.max_new_tokens, "temperature": sampling.temperature, "top_p": sampling.top_p, "seed": cfg["seed"]},
+        "sampling": {
+            "max_new_tokens": sampling.max_new_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "seed": cfg["seed"],
+        },
     }
-    samples_path, metrics_path, settings_path = out / "samples.jsonl", out / "metrics.json", out / "settings.json"
-    out.mkdir(parents=True, exist_ok=True)
-    fresh = metrics_path.exists() or not settings_path.exists() or settings_path.read_text(encoding="utf-8") != dumps_json(settings)
-    if fresh:  # a finished run, or other settings: start over
-        metrics_path.unlink(missing_ok=True)
-        samples_path.unlink(missing_ok=True)
-        write_json(settings_path, settings)
+    samples_path, metrics_path = out / "samples.jsonl", out / "metrics.json"
     expected = {r["id"]: q.text for r, q in zip(records, requests)}
-    finished = {s["id"]: s for s in read_finished(samples_path, expected)}
-    atomic_write_text(samples_path, "".join(map(jsonl_line, finished.values())))  # drop a cut-off line, stale samples
+    finished = prepare_outdir(out, settings, expected)
     pending = [(r, q) for r, q in zip(records, requests) if r["id"] not in finished]
     if finished:
         print(f"evaluate: resuming {out}: {len(finished)} samples done, {len(pending)} to go", file=sys.stderr)
 
-    seed_tag = re.search(r"seed(\d+)$", tag)
-    tags = {"reward": tag.split("-seed")[0], "seed": seed_tag.group(1) if seed_tag else "", "mode": mode, "prompt": prompt}
+    seed = re.search(r"-seed(\d+)$", tag)
+    tags = {"reward": tag.split("-seed")[0], "seed": seed.group(1) if seed else "", "mode": mode, "prompt": prompt}
     inputs = {"data": data} | ({"model": model} if Path(model).exists() else {})
     inputs |= {"captions": captions} if captions else {}
     from visreason.tracking import start_run
 
-    with start_run(params, "evaluate", run_name=f"{tag}/{mode}", inputs=inputs, tags=tags, log_params={"evaluate": settings}) as run:
+    logged = {"evaluate": settings | {"batch_size": cfg["batch_size"], "backend": backend}}
+    with start_run(params, "evaluate", f"{tag}/{mode}", inputs=inputs, tags=tags, log_params=logged) as run:
         if pending:
             gen = load_backend(model, sampling, backend, **api_options(params))
             batch_size = cfg["batch_size"]
@@ -464,7 +485,12 @@ def evaluate(
 
 def api_options(params: dict) -> dict:
     cfg = params["evaluate"]
-    return {"cache_dir": Path(cfg["api_cache"]), "concurrency": cfg["api_concurrency"], "max_retries": cfg["api_max_retries"]}
+    """AnthropicBackend options from params (used by evaluate and captions)."""
+    return {
+        "cache_dir": Path(cfg["api_cache"]),
+        "concurrency": cfg["api_concurrency"],
+        "max_retries": cfg["api_max_retries"],
+    }
 
 
 def log_metrics(run, metrics: dict, out: Path) -> None:
@@ -493,12 +519,16 @@ def add_cli(sub) -> None:
     )
     p.add_argument("--model", required=True, help="model folder, or claude:<model-id> for the Anthropic API")
     p.add_argument("--data", required=True, help="dataset folder written by `visreason data build`")
-    p.add_argument("--mode", required=True, choices=MODES, help="input mode: the image, the oracle description, or both image and caption")
+    p.add_argument(
+        "--mode", required=True, choices=MODES, help="input: the image, the oracle description, or image and caption"
+    )
     p.add_argument("--captions", default=None, help="`visreason captions` output folder (mode image+caption)")
     p.add_argument("--prompt", required=True, help="reward design whose prompt format to use (e.g. mixture)")
     p.add_argument("--tag", required=True, help="run label: base or <reward>-seed<seed>")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--answer-format", choices=ANSWER_FORMATS, default=None, help="override params evaluate.answer_format")
+    p.add_argument(
+        "--answer-format", choices=ANSWER_FORMATS, default=None, help="override params evaluate.answer_format"
+    )
     p.add_argument("--backend", default=None, help="override params evaluate.backend (auto, transformers, vllm)")
     add_params_argument(p)
     p.set_defaults(func=_run)
@@ -520,5 +550,6 @@ def _run(args) -> int:
         backend=args.backend,
     )
     acc = metrics["accuracy"]["mean"]
-    print(f"evaluate {args.tag}/{args.mode}: mean accuracy {acc['accuracy']:.3f} over {metrics['n']} puzzles -> {args.out}")
+    n, out = metrics["n"], args.out
+    print(f"evaluate {args.tag}/{args.mode}: mean accuracy {acc['accuracy']:.3f} over {n} puzzles -> {out}")
     return 0

@@ -163,7 +163,7 @@ class TransformersBackend:
             text=texts, images=images or None, padding=True, padding_side="left", return_tensors="pt"
         ).to(self.device)
         s = self.sampling
-        kwargs = {"do_sample": False} if s.greedy else {"do_sample": True, "temperature": s.temperature, "top_p": s.top_p}
+        kwargs = {"do_sample": not s.greedy} | ({} if s.greedy else {"temperature": s.temperature, "top_p": s.top_p})
         torch.manual_seed(seed)
         with torch.inference_mode():
             out = self.model.generate(
@@ -185,11 +185,12 @@ class VLLMBackend:
     name = "vllm"
 
     def __init__(self, model: str, sampling: Sampling):
-        from transformers import AutoProcessor
         from vllm import LLM
 
+        from visreason.models import load_processor
+
         self.sampling = sampling
-        self.processor = AutoProcessor.from_pretrained(model)
+        self.processor = load_processor(model)
         self.llm = LLM(model=model, limit_mm_per_prompt={"image": 1}, max_model_len=8192)
 
     def generate(self, requests: list[Request], seed: int) -> list[Generation]:
@@ -204,12 +205,11 @@ class VLLMBackend:
         prompts = []
         for r in requests:
             messages = build_messages(r.text, with_image=r.image is not None)
-            prompt = {"prompt": self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)}
+            text = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            prompt = {"prompt": text}
             if r.image is not None:
                 prompt["multi_modal_data"] = {"image": load_image(r.image)}
             prompts.append(prompt)
         outs = self.llm.generate(prompts, params, use_tqdm=False)
-        return [
-            Generation(text=o.outputs[0].text, n_tokens=len(o.outputs[0].token_ids), truncated=o.outputs[0].finish_reason == "length")
-            for o in outs
-        ]
+        firsts = [o.outputs[0] for o in outs]
+        return [Generation(c.text, n_tokens=len(c.token_ids), truncated=c.finish_reason == "length") for c in firsts]
