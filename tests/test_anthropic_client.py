@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import yaml
 from PIL import Image
 
 from visreason import VisreasonError
@@ -151,3 +153,39 @@ def test_missing_key_is_a_clear_error(monkeypatch, tmp_path):
     assert unavailable_reason() == "ANTHROPIC_API_KEY is not set"
     with pytest.raises(VisreasonError, match="claude:claude-test cannot run: ANTHROPIC_API_KEY is not set"):
         backend(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def cli_setup(tmp_path_factory):
+    """A 9-puzzle evaluation set and a params file whose API cache lives in a temp folder."""
+    from visreason.config import DEFAULT_PARAMS, load_params
+    from visreason.data import build_dataset
+
+    root = tmp_path_factory.mktemp("claude")
+    params = load_params()
+    params["data"]["eval"]["per_category"] = 1
+    build_dataset(params, "eval", root / "data")
+    raw = yaml.safe_load(DEFAULT_PARAMS.read_text())
+    raw["evaluate"] |= {"api_cache": str(root / "cache"), "api_concurrency": 2}
+    (root / "params.yaml").write_text(yaml.safe_dump(raw))
+    return root
+
+
+@pytest.mark.parametrize("mode", ["image", "text"])
+def test_evaluate_cli_with_claude_on_loopback(mode, server, cli_setup, tmp_path, _mlflow_store):
+    from visreason.cli import main
+
+    args = ["evaluate", "--model", "claude:claude-test", "--data", str(cli_setup / "data"), "--mode", mode,
+            "--prompt", "vanilla", "--tag", "claude", "--params", str(cli_setup / "params.yaml")]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    samples = [json.loads(line) for line in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == len(server.requests) == 9
+    assert all(s["completion"].startswith(f"<think>image={mode == 'image'}</think>") for s in samples)
+    assert all(s["n_tokens"] == 7 and s["extracted"] is not None for s in samples)
+    # A second evaluation of the same prompts is served from the disk cache.
+    assert main([*args, "--out", str(tmp_path / "again")]) == 0 and len(server.requests) == 9
+    # The key is in no output, cache file or MLflow record.
+    files = [*tmp_path.rglob("*"), *cli_setup.rglob("*"), Path(_mlflow_store.removeprefix("sqlite:///"))]
+    for path in files:
+        if path.is_file():
+            assert API_KEY.encode() not in path.read_bytes(), path
