@@ -3,14 +3,18 @@
     python benchmarks/bench_data.py                 # full: 512 px, all 8,000 Diverse-8k puzzles
     python benchmarks/bench_data.py --scale 0.1     # quick look: 800 puzzles
 
-Part 1 times, on one core, each category's full pipeline per puzzle at `--size` px:
-sample + solve + options + describe + render (what `generate` does), then the same plus
-PNG encoding at the configured compress level with `visreason.data.encode_png` (what
-builds use) and with Pillow's encoder (the baseline), in puzzles/s. Part 2 builds the Diverse-8k
-preset with `visreason.data.build_dataset` (pilot, balancing, dedupe, render, write,
-manifest) with 1 worker and with 2 workers, side by side, and checks that both give
-the same manifest. Reference: the released AlgoPuzzleVQA clock script makes about
-4 puzzles/s on this machine; the target is Diverse-8k in at most 60 s on 2 cores.
+Part 1 times (CPU seconds of this process, so other jobs on the machine do not count
+against it) each category's full pipeline per puzzle at `--size` px: sample + solve +
+options + describe + render (what `generate` does), then the same plus PNG encoding
+at the configured compress level with `visreason.data.encode_png` (what builds use)
+and with Pillow's encoder (the baseline), in puzzles per CPU-second.
+
+Part 2 builds the Diverse-8k preset with `visreason.data.build_dataset` (pilot,
+balancing, dedupe, render, write, manifest) with 1 worker and with 2 workers, side by
+side: wall time, the CPU seconds of the parent and of the workers, and the load
+average (on a shared machine, other jobs' share), and checks that both give the same
+manifest. Reference: the released AlgoPuzzleVQA clock script makes about 4 puzzles/s
+on this machine; the target is Diverse-8k in at most 60 s on 2 cores.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from __future__ import annotations
 import argparse
 import copy
 import io
+import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -36,14 +42,14 @@ def per_category(size: int, seconds: float, compress_level: int) -> list[tuple[s
         rng = random.Random(0)
         n, generate_s, png_s, pillow_s = 0, 0.0, 0.0, 0.0
         while generate_s + png_s < seconds:
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             g = puzzle.generate(rng, size)
             puzzle.describe(g.solution)
-            t1 = time.perf_counter()
+            t1 = time.process_time()
             encode_png(g.image, compress_level)
-            t2 = time.perf_counter()
+            t2 = time.process_time()
             g.image.convert("RGB").save(io.BytesIO(), format="PNG", compress_level=compress_level)
-            pillow_s += time.perf_counter() - t2
+            pillow_s += time.process_time() - t2
             png_s += t2 - t1
             generate_s += t1 - t0
             n += 1
@@ -51,19 +57,34 @@ def per_category(size: int, seconds: float, compress_level: int) -> list[tuple[s
     return rows
 
 
-def build_time(params: dict, workers: int, out: Path) -> tuple[float, dict]:
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds used by this process, and by its finished children (the pool's workers)."""
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return tuple(u.ru_utime + u.ru_stime for u in usage)
+
+
+def build_time(params: dict, workers: int, out: Path) -> tuple[float, float, float, dict]:
+    """(wall seconds, CPU seconds of the parent, of its workers, manifest) of one build."""
     params = copy.deepcopy(params)
     params["data"]["workers"] = workers
-    t0 = time.perf_counter()
+    wall, (parent, children) = time.perf_counter(), cpu_seconds()
     manifest = build_dataset(params, "train", out)
-    return time.perf_counter() - t0, manifest
+    parent_now, children_now = cpu_seconds()
+    return time.perf_counter() - wall, parent_now - parent, children_now - children, manifest
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=512, help="image size, px (default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=3.0, help="timing budget per category (default: %(default)s)")
-    parser.add_argument("--scale", type=float, default=1.0, help="fraction of Diverse-8k to build (default: %(default)s)")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="fraction of Diverse-8k to build (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--workdir",
+        default="results",
+        help="where the builds go, on the disk the pipeline writes to (default: %(default)s)",
+    )
     args = parser.parse_args()
 
     params = load_params(scale="paper")
@@ -71,7 +92,7 @@ def main() -> int:
     params["data"]["train"]["preset"] = "diverse-8k"
     level = params["data"]["png_compress_level"]
 
-    print(f"## Puzzles/s per category, one core, {args.size} px (PNG compress_level={level})\n")
+    print(f"## Puzzles per CPU-second per category, one process, {args.size} px (PNG compress_level={level})\n")
     print("| category | generate | + PNG (encode_png, used) | + PNG (Pillow, baseline) |")
     print("|---|---:|---:|---:|")
     for name, bare, ours, pillow in per_category(args.size, args.seconds, level):
@@ -81,14 +102,19 @@ def main() -> int:
     params["data"]["train"]["presets"]["diverse-8k"] = counts
     total = sum(counts.values())
     print(f"\n## Diverse-8k build ({total} puzzles, {args.size} px), wall time\n")
-    print("| workers | wall (s) | puzzles/s |")
-    print("|---:|---:|---:|")
+    print("| workers | wall (s) | puzzles/s | CPU parent (s) | CPU workers (s) | load average after |")
+    print("|---:|---:|---:|---:|---:|---:|")
     manifests = []
-    with tempfile.TemporaryDirectory() as tmp:
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         for workers in (1, 2):
-            seconds, manifest = build_time(params, workers, Path(tmp) / f"w{workers}")
+            wall, parent, children, manifest = build_time(params, workers, Path(tmp) / f"w{workers}")
             manifests.append(manifest)
-            print(f"| {workers} | {seconds:.1f} | {total / seconds:.0f} |", flush=True)
+            load = os.getloadavg()[0]
+            print(
+                f"| {workers} | {wall:.1f} | {total / wall:.0f} | {parent:.1f} | {children:.1f} | {load:.1f} |",
+                flush=True,
+            )
     same = manifests[0] == manifests[1]
     print(f"\nidentical manifests with 1 and 2 workers: {same}")
     print(f"balancing fallbacks: {manifests[0]['balance']}")

@@ -32,8 +32,8 @@ from visreason.data import (
     verify_dataset,
 )
 from visreason.puzzles import CATEGORIES
+from visreason.puzzles.base import Puzzle
 from visreason.released import huggingface_rows
-from visreason.puzzles.base import Puzzle, integer_options
 
 NINE = list(CATEGORIES)
 
@@ -109,7 +109,9 @@ def test_generated_build_is_byte_identical_across_runs_and_workers(tmp_path):
     out = {}
     for name, workers in [("a", 1), ("b", 1), ("c", 2)]:
         build_dataset(params_for(counts, workers=workers), "train", tmp_path / name)
-        out[name] = {p.relative_to(tmp_path / name): p.read_bytes() for p in (tmp_path / name).rglob("*") if p.is_file()}
+        out[name] = {
+            p.relative_to(tmp_path / name): p.read_bytes() for p in (tmp_path / name).rglob("*") if p.is_file()
+        }
     assert out["a"] == out["b"] == out["c"]
     other = build_dataset(params_for(counts, seed=1), "train", tmp_path / "seed1")
     assert other["files"] != json.loads(out["a"][Path("manifest.json")])["files"]
@@ -214,7 +216,9 @@ def test_huggingface_adapter_feeds_the_same_converter(shared_data, monkeypatch):
     for category in ("clock", "maze", "rotting_kiwi"):
         for line in (shared_data / "data" / f"{category}.json").read_text().splitlines()[:2]:
             raw = json.loads(line)
-            rows.append({**raw, "image": str(shared_data / "data" / raw["image"]), "solution": json.dumps(raw["solution"])})
+            rows.append(
+                {**raw, "image": str(shared_data / "data" / raw["image"]), "solution": json.dumps(raw["solution"])}
+            )
     hub = datasets.Dataset.from_list(rows).cast_column("image", datasets.Image())
     monkeypatch.setattr(datasets, "load_dataset", lambda name, split: hub)
     got = list(huggingface_rows("declare-lab/AlgoPuzzleVQA", "data", ["clock", "rotting_kiwi"]))
@@ -311,7 +315,9 @@ def test_bad_counts():
     with pytest.raises(VisreasonError, match=r"'data\.train\.presets\.smoke\.chess': unknown category 'chess'"):
         check_counts({"clock": 1, "chess": 2}, "data.train.presets.smoke")
     for bad in (0, -3, 1.5):
-        with pytest.raises(VisreasonError, match=r"'data\.train\.presets\.smoke\.clock': count must be a positive integer"):
+        with pytest.raises(
+            VisreasonError, match=r"'data\.train\.presets\.smoke\.clock': count must be a positive integer"
+        ):
             check_counts({"clock": bad}, "data.train.presets.smoke")
     params = params_for()
     params["data"]["train"]["preset"] = "huge"
@@ -353,7 +359,10 @@ def test_cli_unreadable_params(tmp_path, capsys):
     (tmp_path / "bad.yaml").write_text("data: [unclosed\n")
     assert main(["data", "verify", "--data", str(tmp_path)]) == 2  # verify reads only the dataset
     assert "no manifest.json" in capsys.readouterr().err
-    assert main(["data", "build", "--split", "eval", "--out", str(tmp_path / "d"), "--params", str(tmp_path / "bad.yaml")]) == 2
+    assert (
+        main(["data", "build", "--split", "eval", "--out", str(tmp_path / "d"), "--params", str(tmp_path / "bad.yaml")])
+        == 2
+    )
     assert "invalid YAML" in capsys.readouterr().err
 
 
@@ -364,7 +373,10 @@ def test_load_records_rejects_bad_records(tmp_path):
     first = json.loads(good.splitlines()[0])
     cases = [
         ({**first, "category": "chess"}, r"line 1 \(record clock-train-00000\): unknown category 'chess'"),
-        ({k: v for k, v in first.items() if k != "description"}, r"line 1 \(record clock-train-00000\): record is missing field 'description'"),
+        (
+            {k: v for k, v in first.items() if k != "description"},
+            r"line 1 \(record clock-train-00000\): record is missing field 'description'",
+        ),
         ({**first, "image": "images/clock/nope.png"}, r"line 1 \(record clock-train-00000\): image not found"),
         ({**first, "image": "../outside.png"}, r"must be a path inside the dataset folder"),
     ]
@@ -382,7 +394,9 @@ def test_verify_catches_tampering(tmp_path):
     build_dataset(params_for({"clock": 3}), "train", tmp_path / "d")
     records = load_records(tmp_path / "d")
     Image.new("RGB", (64, 64)).save(tmp_path / "d" / records[1]["image"])
-    with pytest.raises(VisreasonError, match=r"1 problem\(s\): file images/clock/clock-train-00001\.png: sha256 differs"):
+    with pytest.raises(
+        VisreasonError, match=r"1 problem\(s\): file images/clock/clock-train-00001\.png: sha256 differs"
+    ):
         verify_dataset(tmp_path / "d")
     build_dataset(params_for({"clock": 3}), "train", tmp_path / "d")
     lines = (tmp_path / "d" / "records.jsonl").read_text().splitlines()
@@ -390,16 +404,23 @@ def test_verify_catches_tampering(tmp_path):
     wrong["answer"] = next(o for o in wrong["options"] if o != wrong["answer"])
     lines[2] = json.dumps(wrong)
     (tmp_path / "d" / "records.jsonl").write_text("\n".join(lines) + "\n")
-    with pytest.raises(VisreasonError, match=r"2 problem\(s\): file records.jsonl: sha256 differs .*; record clock-train-00002: solver gives"):
+    with pytest.raises(
+        VisreasonError,
+        match=r"2 problem\(s\): file records.jsonl: sha256 differs .*; record clock-train-00002: solver gives",
+    ):
         verify_dataset(tmp_path / "d")
 
 
 def test_cli_build_preview_verify(tmp_path, capsys):
-    params = _write_params(tmp_path, lambda p: (p["data"].update(image_size=64), p["data"]["eval"].update(per_category=1)))
+    params = _write_params(
+        tmp_path, lambda p: (p["data"].update(image_size=64), p["data"]["eval"].update(per_category=1))
+    )
     out = tmp_path / "eval"
     assert main(["data", "build", "--split", "eval", "--out", str(out), "--params", str(params)]) == 0
     assert main(["data", "verify", "--data", str(out)]) == 0
-    assert main(["data", "preview", "--data", str(out), "--out", str(tmp_path / "sheet.png"), "--per-category", "1"]) == 0
+    assert (
+        main(["data", "preview", "--data", str(out), "--out", str(tmp_path / "sheet.png"), "--per-category", "1"]) == 0
+    )
     assert "9 records and 10 files verified" in capsys.readouterr().out
     assert Image.open(tmp_path / "sheet.png").format == "PNG"
     assert main(["data", "preview", "--data", str(out), "--out", str(tmp_path / "x.png"), "--per-category", "0"]) == 2

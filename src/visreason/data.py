@@ -58,7 +58,18 @@ from visreason import VisreasonError, __version__
 from visreason.config import add_params_argument, all_categories, params_from_args
 from visreason.files import atomic_dir, atomic_write_bytes, progress, read_json, sha256_bytes, sha256_file, write_json
 
-RECORD_FIELDS = ("id", "category", "image", "question", "options", "answer", "solution", "description", "source", "split")
+RECORD_FIELDS = (
+    "id",
+    "category",
+    "image",
+    "question",
+    "options",
+    "answer",
+    "solution",
+    "description",
+    "source",
+    "split",
+)
 SPLITS = ("train", "eval")
 RECORDS, MANIFEST = "records.jsonl", "manifest.json"
 TRUSTED_COUNT = 5  # pilot counts below this are noise: such answers are never down-weighted
@@ -94,7 +105,9 @@ def check_fields(rec: Any, fields: Iterable[str], where: str) -> None:
         if field in rec and not (isinstance(rec[field], str) and rec[field]):
             raise VisreasonError(f"{where}: field '{field}' must be a non-empty string")
     options = rec.get("options")
-    if "options" in rec and not (isinstance(options, list) and len(options) >= 2 and all(isinstance(o, str) for o in options)):
+    if "options" in rec and not (
+        isinstance(options, list) and len(options) >= 2 and all(isinstance(o, str) for o in options)
+    ):
         raise VisreasonError(f"{where}: field 'options' must be a list of at least 2 strings")
     if "answer" in rec and "options" in rec and rec["answer"] not in options:
         raise VisreasonError(f"{where}: field 'answer' {rec['answer']!r} is not one of the options {options}")
@@ -138,7 +151,9 @@ def load_records(data_dir: str | Path, check_images: bool = True) -> list[dict]:
         ids.add(rec["id"])
         image = Path(rec["image"])
         if image.is_absolute() or ".." in image.parts:
-            raise VisreasonError(f"{where}: field 'image' must be a path inside the dataset folder, got {rec['image']!r}")
+            raise VisreasonError(
+                f"{where}: field 'image' must be a path inside the dataset folder, got {rec['image']!r}"
+            )
         if check_images:
             _check_image_file(root / image, where)
         records.append(rec)
@@ -194,7 +209,9 @@ def check_counts(counts: Any, key: str) -> dict[str, int]:
         raise VisreasonError(f"params: '{key}': expected a non-empty mapping of category -> count")
     for category, n in counts.items():
         if category not in CATEGORIES:
-            raise VisreasonError(f"params: '{key}.{category}': unknown category '{category}' (valid: {', '.join(CATEGORIES)})")
+            raise VisreasonError(
+                f"params: '{key}.{category}': unknown category '{category}' (valid: {', '.join(CATEGORIES)})"
+            )
         if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
             raise VisreasonError(f"params: '{key}.{category}': count must be a positive integer, got {n!r}")
     return dict(counts)
@@ -205,7 +222,9 @@ def train_counts(params: dict) -> dict[str, int]:
     train = params["data"]["train"]
     presets = train.get("presets", {})
     if train["preset"] not in presets:
-        raise VisreasonError(f"params: 'data.train.preset': unknown preset '{train['preset']}' (valid: {', '.join(presets)})")
+        raise VisreasonError(
+            f"params: 'data.train.preset': unknown preset '{train['preset']}' (valid: {', '.join(presets)})"
+        )
     return check_counts(presets[train["preset"]], f"data.train.presets.{train['preset']}")
 
 
@@ -278,16 +297,22 @@ def encode_png(image, compress_level: int) -> bytes:
     faster at similar size (benchmarks/bench_data.py), and as deterministic: the
     bytes depend only on the pixels, the level and zlib.
     """
-    image = image.convert("RGB")
-    width, height = image.size
-    raw, stride = image.tobytes(), 3 * width
-    rows = b"".join(b"\x00" + raw[i : i + stride] for i in range(0, len(raw), stride))
+    import numpy as np
+
+    pixels = np.asarray(image.convert("RGB"))
+    height, width = pixels.shape[:2]
+    rows = np.hstack([np.zeros((height, 1), np.uint8), pixels.reshape(height, 3 * width)]).tobytes()  # filter byte 0
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, compress_level)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows, compress_level))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _render_task(task) -> list[str]:
@@ -376,15 +401,32 @@ def generate(
             rid = f"{c}-{split}-{i:05d}"
             state = dict(state)
             state.pop("fallback")
-            records.append({"id": rid, "category": c, "image": f"images/{c}/{rid}.png", "source": "generated", "split": split, **state})
+            records.append(
+                {
+                    "id": rid,
+                    "category": c,
+                    "image": f"images/{c}/{rid}.png",
+                    "source": "generated",
+                    "split": split,
+                    **state,
+                }
+            )
         for c in puzzles:
             (out / "images" / c).mkdir(parents=True, exist_ok=True)
         tasks = [
-            (puzzles[chunk[0]["category"]], size, data_params["png_compress_level"], str(out), [(r["image"], r["solution"]) for r in chunk])
+            (
+                puzzles[chunk[0]["category"]],
+                size,
+                data_params["png_compress_level"],
+                str(out),
+                [(r["image"], r["solution"]) for r in chunk],
+            )
             for c in puzzles
             for chunk in _chunks([r for r in records if r["category"] == c])
         ]
-        hashes = list(progress(chain.from_iterable(pmap(_render_task, tasks)), f"render {split} images", total=len(records)))
+        hashes = list(
+            progress(chain.from_iterable(pmap(_render_task, tasks)), f"render {split} images", total=len(records))
+        )
     stats = {
         c: {"fallbacks": sum(s["fallback"] for (cc, _), s in drawn.items() if cc == c), "redraws": redraws[c]}
         for c in puzzles
@@ -407,11 +449,23 @@ def plan(params: dict, split: str) -> tuple[str, dict[str, int], dict]:
     source = "generated" if split == "train" else data["eval"]["source"]
     if source == "generated":
         counts = train_counts(params) if split == "train" else eval_counts(params)
-        return source, counts, {k: data[k] for k in ("seed", "image_size", "png_compress_level", "balance")} | {"counts": counts}
+        return (
+            source,
+            counts,
+            {k: data[k] for k in ("seed", "image_size", "png_compress_level", "balance")} | {"counts": counts},
+        )
     check_counts({c: 1 for c in all_categories(params)}, "categories")
     if source == "local":
         return source, {}, {"local_path": data["eval"]["local_path"], "categories": all_categories(params)}
-    return source, {}, {"hf_dataset": data["eval"]["hf_dataset"], "hf_split": data["eval"]["hf_split"], "categories": all_categories(params)}
+    return (
+        source,
+        {},
+        {
+            "hf_dataset": data["eval"]["hf_dataset"],
+            "hf_split": data["eval"]["hf_split"],
+            "categories": all_categories(params),
+        },
+    )
 
 
 def build_dataset(params: dict, split: str, out: str | Path, exclude: str | Path | None = None) -> dict:
@@ -433,7 +487,9 @@ def build_dataset(params: dict, split: str, out: str | Path, exclude: str | Path
             if source == "local":
                 rows = released.local_rows(data["eval"]["local_path"], all_categories(params))
             else:
-                rows = released.huggingface_rows(data["eval"]["hf_dataset"], data["eval"]["hf_split"], all_categories(params))
+                rows = released.huggingface_rows(
+                    data["eval"]["hf_dataset"], data["eval"]["hf_split"], all_categories(params)
+                )
             records, files = released.convert(progress(rows, f"convert {source} records"), tmp, split)
             released.check_counts(records, all_categories(params), source)
             overlap = sum(state_key(r["category"], r["solution"]) in excluded for r in records)
@@ -562,7 +618,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
     tags = {"seed": params["data"]["seed"], "split": args.split}
     with tracking.start_run(params, "data", run_name=f"data-{args.split}", inputs=inputs, tags=tags):
         manifest = build_dataset(params, args.split, args.out, args.exclude)
-        mlflow.log_metrics({"num_records": manifest["num_records"], **{f"count.{c}": n for c, n in manifest["counts"].items()}})
+        mlflow.log_metrics(
+            {"num_records": manifest["num_records"], **{f"count.{c}": n for c, n in manifest["counts"].items()}}
+        )
         for c, stats in manifest.get("balance", {}).items():
             mlflow.log_metrics({f"fallbacks.{c}": stats["fallbacks"], f"redraws.{c}": stats["redraws"]})
         mlflow.log_dict(manifest["answer_histograms"], "answer_histograms.json")
@@ -593,11 +651,19 @@ def add_cli(sub) -> None:
     build = actions.add_parser(
         "build",
         help="build the training or evaluation set that params.yaml asks for",
-        description="Build a dataset folder atomically (records.jsonl, images/, manifest.json last) from params.yaml `data`.",
+        description="Build a dataset folder atomically (records.jsonl, images/, manifest.json last) "
+        "as params.yaml `data` says.",
     )
-    build.add_argument("--split", required=True, choices=SPLITS, help="train (data.train.preset) or eval (data.eval.source)")
+    build.add_argument(
+        "--split", required=True, choices=SPLITS, help="train (data.train.preset) or eval (data.eval.source)"
+    )
     build.add_argument("--out", required=True, type=Path, help="dataset folder to write (replaced only when complete)")
-    build.add_argument("--exclude", type=Path, default=None, help="dataset whose puzzle states the new one must not contain (the eval set)")
+    build.add_argument(
+        "--exclude",
+        type=Path,
+        default=None,
+        help="dataset whose puzzle states the new one must not contain (the eval set)",
+    )
     add_params_argument(build)
     build.set_defaults(func=_cmd_build)
 
