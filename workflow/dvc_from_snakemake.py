@@ -68,7 +68,8 @@ def snakemake_jobs(root: Path = ROOT) -> list:
 
 
 def stage_name(job) -> str:
-    parts = [job.rule.name, *(str(v) for v in job.wildcards)]
+    """`<rule>-<wildcard values>`, a number prefixed by its wildcard's name: train_model-mixture-seed0."""
+    parts = [job.rule.name, *(f"{k}{v}" if str(v).isdigit() else str(v) for k, v in job.wildcards.items())]
     return re.sub(r"[^\w-]", "_", "-".join(parts))
 
 

@@ -1,0 +1,147 @@
+"""The workflow machinery: Snakemake DAG, dvc.yaml generated from it, selective reruns.
+
+The pipeline's own stages are exercised by their modules' tests and by `.ci/run`;
+here every `visreason` command is replaced by a fast stand-in (below) that writes
+the same files, so the DAG, rerun and DVC logic are tested in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from visreason.config import REPO_ROOT, load_params
+
+# Stand-in for `python -m visreason`: writes each command's outputs, with content
+# derived from its arguments and params.yaml (so a changed setting changes them).
+FAKE_MAIN = '''
+import hashlib, os, sys
+from pathlib import Path
+args = sys.argv[1:]
+out = Path(args[args.index("--out") + 1])
+stamp = hashlib.sha256((" ".join(args) + Path("params.yaml").read_text()).encode()).hexdigest() + "\\n"
+if os.environ.get("FAKE_FAIL") == args[0]:
+    (out / "final").mkdir(parents=True, exist_ok=True)
+    (out / "final" / "half-written").write_text(stamp)
+    sys.exit("fake failure")
+files = [""] if args[:2] in (["data", "preview"], ["rewards", "audit"]) else {
+    "data": ["manifest.json"], "model": ["visreason_model.json"], "captions": ["captions.jsonl", "summary.json"],
+    "train": ["final/model.safetensors", "train_summary.json", "checkpoints/checkpoint-1/state"],
+    "evaluate": ["samples.jsonl", "metrics.json"], "report": ["report.md", "accuracy.csv", "reward_curves.csv"],
+}[args[0]]
+for name in files:
+    path = out / name if name else out
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(stamp)
+'''
+
+
+def run(cmd: list[str], cwd: Path, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A copy of the repository's workflow with the stand-in as its `visreason` package."""
+    for name in ["Snakefile", "workflow", "envs", "params.yaml", "dvc.yaml", ".dvcignore"]:
+        src = REPO_ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
+    pkg = tmp_path / "src" / "visreason"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "__main__.py").write_text(FAKE_MAIN)
+    return tmp_path
+
+
+def snakemake_jobs(cwd: Path, *args: str) -> dict[str, int]:
+    """Job counts per rule of a dry run."""
+    out = run(["snakemake", "-n", "--cores", "1", *args], cwd).stdout
+    table = re.search(r"job\s+count\n[-\s]+\n(.*?)\ntotal", out, re.S)
+    return {} if table is None else {m[0]: int(m[1]) for m in re.findall(r"(\w+)\s+(\d+)", table.group(1))}
+
+
+def test_dag_covers_every_reward_seed_and_mode():
+    params = load_params()
+    n_trained = len(params["rewards"]) * len(params["seeds"])
+    n_modes = len(params["evaluate"]["modes"])
+    jobs = snakemake_jobs(REPO_ROOT, "--forceall")
+    assert jobs["train_model"] == n_trained
+    assert jobs["evaluate_model"] == (1 + n_trained) * n_modes
+    assert jobs["build_data"] == 2 and jobs["report_results"] == 1
+
+
+def test_paper_scale_dag_asks_for_gpus():
+    """`--config scale=paper` switches the whole DAG; GPU jobs request GPUs, CPU jobs none."""
+    out = run(["snakemake", "-n", "--forceall", "--cores", "1", "--config", "scale=paper"], REPO_ROOT).stdout
+    assert "--scale paper" in run(
+        ["snakemake", "-n", "-p", "--forceall", "--cores", "1", "--config", "scale=paper"], REPO_ROOT
+    ).stdout
+    blocks = {b.split(":")[0].strip(): b for b in out.split("rule ")[1:]}
+    assert "gpu=1" in blocks["train_model"] and "gpu=" not in blocks["build_data"]
+    assert "build_model" not in blocks  # a Hugging Face model is not built locally
+    default = run(["snakemake", "-n", "--forceall", "--cores", "1"], REPO_ROOT).stdout
+    assert "gpu=" not in default
+
+
+def test_dvc_yaml_is_generated_from_the_snakefile():
+    proc = run([sys.executable, "workflow/dvc_from_snakemake.py", "--check"], REPO_ROOT, check=False)
+    assert proc.returncode == 0, proc.stderr
+    dvc = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())
+    params = load_params()
+    train = dvc["stages"]["train_model-mixture-seed0"]
+    assert train["params"] == ["scale", f"scales.{params['scale']}", "train", "model", "rewards.mixture"]
+    assert {"results/train/mixture/seed0/checkpoints": {"persist": True, "cache": False}} in train["outs"]
+    assert "results/train/mixture/seed0/final" in train["outs"]
+    assert dvc["stages"]["evaluate_model-base-image"]["metrics"] == ["results/eval/base/image/metrics.json"]
+    assert not any("mlflow.db" in str(s) for s in dvc["stages"].values())
+
+
+@pytest.mark.slow
+def test_snakemake_runs_all_then_nothing_and_drops_failed_outputs(project):
+    run(["snakemake", "--cores", "2"], project)
+    assert (project / "results/report/report.md").is_file()
+    assert (project / "results/train/vanilla/seed0/checkpoints/checkpoint-1/state").is_file()
+    assert "Nothing to be done" in run(["snakemake", "-n", "--cores", "1"], project).stdout
+    # A failing training job leaves nothing that looks complete, and stays to be run.
+    target = "results/train/mixture/seed0/train_summary.json"
+    proc = run(["snakemake", target, "--cores", "1", "--forcerun", "train_model"], project, {"FAKE_FAIL": "train"}, check=False)
+    assert proc.returncode != 0 and "Removing output files of failed job train_model" in proc.stderr
+    assert not (project / target).exists() and not (project / "results/train/mixture/seed0/final").exists()
+    # ... but keeps the checkpoints a retry resumes from.
+    assert (project / "results/train/mixture/seed0/checkpoints/checkpoint-1/state").is_file()
+    assert snakemake_jobs(project, target)["train_model"] == 1
+
+
+def stages_run(output: str) -> list[str]:
+    return sorted(re.findall(r"Running stage '([^']+)'", output))
+
+
+@pytest.mark.slow
+def test_dvc_repro_reruns_only_the_changed_reward(project):
+    env = {"PYTHONPATH": str(project / "src")}
+    run(["git", "init", "-q"], project)
+    run(["dvc", "init", "-q"], project)
+    first = run(["dvc", "repro"], project, env).stdout
+    n_stages = len(yaml.safe_load((project / "dvc.yaml").read_text())["stages"])
+    assert len(stages_run(first)) == n_stages
+    assert stages_run(run(["dvc", "repro"], project, env).stdout) == []
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["rewards"]["mixture"] = {"max_steps": 3}
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = run(["dvc", "status"], project, env).stdout
+    assert re.findall(r"^(\S+):", status, re.M) == ["train_model-mixture-seed0"]
+    modes = [m.replace("+", "_") for m in load_params()["evaluate"]["modes"]]
+    assert stages_run(run(["dvc", "repro"], project, env).stdout) == sorted(
+        ["train_model-mixture-seed0", *(f"evaluate_model-mixture-seed0-{m}" for m in modes), "report_results"]
+    )
