@@ -120,15 +120,7 @@ def aggregate_seeds(metrics: list[dict]) -> dict:
 
 # ---------------------------------------------------------------- behaviour
 
-# The tag blocks each reward's prompt asks for, in order (see rewards.format_prompt).
-FORMAT_TAGS = {
-    "vanilla": ("think", "answer"),
-    "only_accuracy": ("think", "answer"),
-    "mixture": ("image description", "think", "rethink", "answer"),
-    "continuous": ("image description", "think", "rethink", "answer"),
-    "no_accuracy": ("image description", "think", "rethink", "answer"),
-    "visual_fusion": ("think", "answer"),  # plus at least one <visual> block inside <think>
-}
+NESTED = {"visual": "think"}  # tags whose blocks belong inside another tag's block
 REFLECTION = re.compile(
     r"\bwait\b|\blet me (?:verify|check|double[- ]check|re-?check|re-?examine)|\bdouble[- ]check|\bre-?check"
     r"|\bre-?examine|<rethink>",
@@ -159,16 +151,30 @@ def find_block(text: str, tag: str, start: int = 0) -> tuple[int, int, str] | No
     return i, j + len(tag) + 3, text[i + len(tag) + 2 : j]
 
 
+def format_tags(prompt: str) -> tuple[str, ...]:
+    """The tags a reward's prompt asks for, in the order it names them.
+
+    >>> format_tags("mixture")
+    ('image description', 'think', 'rethink', 'answer')
+    """
+    from visreason.rewards import PROMPTS, get_reward
+
+    return tuple(dict.fromkeys(re.findall(r"<([a-z][a-z ]*)>", PROMPTS[get_reward(prompt).__name__])))
+
+
 def full_structure(completion: str, prompt: str) -> bool:
-    """All the blocks the prompt format asks for, complete and in order, and exactly one answer."""
-    pos = 0
-    for tag in FORMAT_TAGS[prompt]:
+    """Every block the prompt's format asks for, complete, in order, nested blocks
+    (<visual>) inside their parent (<think>), and exactly one <answer>."""
+    pos, contents = 0, {}
+    for tag in format_tags(prompt):
+        if tag in NESTED:
+            if find_block(contents.get(NESTED[tag], ""), tag) is None:
+                return False
+            continue
         block = find_block(completion, tag, pos)
         if block is None:
             return False
-        if prompt == "visual_fusion" and tag == "think" and find_block(block[2], "visual") is None:
-            return False
-        pos = block[1]
+        pos, contents[tag] = block[1], block[2]
     return completion.count("<answer>") == 1
 
 
@@ -509,6 +515,7 @@ def log_metrics(run, metrics: dict, out: Path) -> None:
 
 def add_cli(sub) -> None:
     from visreason.config import add_params_argument
+    from visreason.generation import BACKENDS
 
     p = sub.add_parser(
         "evaluate",
@@ -529,7 +536,7 @@ def add_cli(sub) -> None:
     p.add_argument(
         "--answer-format", choices=ANSWER_FORMATS, default=None, help="override params evaluate.answer_format"
     )
-    p.add_argument("--backend", default=None, help="override params evaluate.backend (auto, transformers, vllm)")
+    p.add_argument("--backend", choices=BACKENDS, default=None, help="override params evaluate.backend")
     add_params_argument(p)
     p.set_defaults(func=_run)
 
