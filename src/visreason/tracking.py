@@ -10,9 +10,10 @@ params.yaml, then `sqlite:///<repo>/mlflow.db` (mlflow 3.17 refuses a bare
 
 Parallel jobs (six trainings at once under SLURM) share one store. With SQLite:
 `prepare_store` creates the database and the experiment once, up front (the
-Snakefile's `onstart` does it), because concurrent first connections race on
-the schema migration and on creating the experiment; after that MLflow waits
-up to 20 s on a locked database and `_retry` covers the rest. On a cluster whose
+Snakefile's `onstart` does it; every run also passes through it under a file
+lock), because concurrent first connections race on the schema migration and
+on creating the experiment; after that MLflow waits up to 20 s on a locked
+database and `_retry` covers the rest. On a cluster whose
 shared filesystem does not lock reliably (NFS), run a tracking server instead
 and point the jobs at it (they inherit the environment through sbatch):
 
@@ -34,10 +35,9 @@ from visreason.config import REPO_ROOT
 from visreason.files import sha256_tree
 
 T = TypeVar("T")
-# Transient errors of a store shared by concurrent jobs.
-# (A fresh SQLite store migrated by several jobs at once fails the losers'
-# alembic steps; on retry they find the schema the winner wrote.)
-_TRANSIENT = ("database is locked", "already exists", "unique constraint failed", "online migration", "no such table")
+# Transient errors of a store shared by concurrent jobs (a lock held too long;
+# two jobs creating the same experiment on a tracking server).
+_TRANSIENT = ("database is locked", "already exists", "unique constraint failed")
 
 
 def tracking_uri(params: dict | None = None) -> str:
@@ -77,14 +77,38 @@ def prepare_store(params: dict) -> str:
     """
     from mlflow.tracking import MlflowClient
 
+    uri = tracking_uri(params)
     name = params["tracking"]["experiment"]
 
     def get_or_create() -> str:
-        client = MlflowClient(tracking_uri(params))
+        client = MlflowClient(uri)
         exp = client.get_experiment_by_name(name)
         return exp.experiment_id if exp else client.create_experiment(name)
 
-    return _retry(get_or_create)
+    with _sqlite_init_lock(uri):
+        return _retry(get_or_create)
+
+
+@contextlib.contextmanager
+def _sqlite_init_lock(uri: str) -> Iterator[None]:
+    """Serialise store creation: concurrent alembic migrations of one SQLite file corrupt it.
+
+    An exclusive `flock` on the database file itself (SQLite locks with fcntl,
+    which is independent of flock on Linux); a no-op for other stores.
+    """
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    path = Path(uri[len("sqlite:///") :].split("?")[0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def git_commit() -> str:
