@@ -101,6 +101,8 @@ def test_acceptance_caps_frequent_answers_and_leaves_flat_ones():
     assert skewed["a"] * 0.8 == pytest.approx(skewed["b"] * 0.2)  # kept 50/50
     flat = acceptance(Counter({str(i): 1 for i in range(400)}), 400, rate=0.25)
     assert set(flat.values()) == {1.0}  # counts below 5 are noise: never down-weighted
+    even = acceptance(Counter({"1": 90, "2": 110}), 200, rate=0.25)
+    assert even == {"1": 1.0, "2": pytest.approx(90 / 110)}  # nearly flat: rejects only what it must
     assert acceptance(Counter({"a": 320, "b": 80}), 400, rate=1.0) == {"a": 1.0, "b": 1.0}
 
 

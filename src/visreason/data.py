@@ -26,11 +26,14 @@ for left turns is often answered 1 or 2). Per category, a pilot sample of
 then accepted with probability min(1, c / p(a)). The kept answers have frequencies
 proportional to min(p(a), c): common answers are capped at c, rarer ones keep their
 natural rate. c is the lowest cap whose acceptance rate sum_a min(p(a), c) is still
-`data.balance.acceptance` (so flattening costs 1/acceptance draws per puzzle on average;
-rendering happens once, after acceptance), but never below 5/pilot: answers seen fewer
-than 5 times in the pilot are too noisy to down-weight, so large, already flat answer
-spaces (clock: 720 times) are left as they are. After `data.balance.max_tries` rejected
-draws the last draw is kept; the manifest counts these fallbacks per category.
+`data.balance.acceptance` (so flattening costs at most 1/acceptance draws per puzzle on
+average; rendering happens once, after acceptance), raised to the rarest answer's
+frequency where that gives the same (uniform) result with fewer rejections, and never
+below 5/pilot: answers seen fewer than 5 times in the pilot are too noisy to
+down-weight, so large, already flat answer spaces (clock: 720 times) are left as they
+are. After `data.balance.max_tries` rejected
+draws the last draw is kept. The manifest's `balance` holds, per category, the pilot's
+answer histogram (the natural distribution), these fallbacks and the dedupe redraws.
 
 Deduplication: no two puzzles of a dataset, and no training puzzle and puzzle of the
 `--exclude` dataset, share a state (the canonical JSON of `solution`). A duplicate is
@@ -237,10 +240,15 @@ def eval_counts(params: dict) -> dict[str, int]:
 def acceptance(pilot: Counter, pilot_size: int, rate: float) -> dict[str, float]:
     """Per-answer acceptance probabilities that flatten an answer distribution (module docstring).
 
-    The cap c solves sum_a min(p(a), c) = rate by water-filling over the sorted frequencies.
+    The cap c solves sum_a min(p(a), c) = rate by water-filling over the sorted
+    frequencies, then is raised to the rarest answer's frequency (below it every answer
+    is capped and the result is uniform whatever c, so a higher c only rejects less)
+    and to the noise floor TRUSTED_COUNT / pilot_size.
 
     >>> acceptance(Counter({"1": 200, "2": 100, "3": 100}), 400, rate=0.75)  # keeps 1/4 of each
     {'1': 0.5, '2': 1.0, '3': 1.0}
+    >>> acceptance(Counter({"a": 320, "b": 80}), 400, rate=0.25)  # 50/50, keeping 40% of draws
+    {'a': 0.25, 'b': 1.0}
     """
     freqs = sorted(n / pilot_size for n in pilot.values())
     below = 0.0  # mass of the answers that stay under the cap
@@ -249,7 +257,7 @@ def acceptance(pilot: Counter, pilot_size: int, rate: float) -> dict[str, float]
             cap = (rate - below) / (len(freqs) - i)
             break
         below += f
-    cap = max(cap, TRUSTED_COUNT / pilot_size)
+    cap = max(cap, freqs[0], TRUSTED_COUNT / pilot_size)
     return {a: min(1.0, cap * pilot_size / n) for a, n in pilot.items()}
 
 
@@ -428,8 +436,12 @@ def generate(
             progress(chain.from_iterable(pmap(_render_task, tasks)), f"render {split} images", total=len(records))
         )
     stats = {
-        c: {"fallbacks": sum(s["fallback"] for (cc, _), s in drawn.items() if cc == c), "redraws": redraws[c]}
-        for c in puzzles
+        c: {
+            "pilot_answers": dict(pilot),  # the natural answer distribution that balancing flattened
+            "fallbacks": sum(s["fallback"] for (cc, _), s in drawn.items() if cc == c),
+            "redraws": redraws[c],
+        }
+        for c, pilot in zip(puzzles, pilots)
     }
     return records, {r["image"]: h for r, h in zip(records, hashes)}, stats
 
