@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,19 @@ def test_helpers():
     assert (round(mean, 6), round(std, 4), n) == (60.0, 14.1421, 2)
     assert seed_stats(runs, "maze") is None
     assert fmt(None) == "–" and fmt((12.34, 0.0, 1)) == "12.3"
+
+
+def test_cli_writes_the_report_and_logs_an_mlflow_run(results, tmp_path, _mlflow_store):
+    from mlflow.tracking import MlflowClient
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "visreason", "report", "--results", str(results), "--out", str(tmp_path / "r")],
+        capture_output=True, text=True, env={**os.environ, "MLFLOW_TRACKING_URI": _mlflow_store},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "r" / "report.md").is_file()
+    client = MlflowClient(_mlflow_store)
+    exp = client.get_experiment_by_name(load_params()["tracking"]["experiment"])
+    run = client.search_runs([exp.experiment_id], "tags.stage = 'report'", order_by=["start_time DESC"])[0]
+    assert run.data.metrics["accuracy/mixture-seed1/image/mean"] == 40.0
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "report")} >= {"report/report.md", "report/image_vs_text.png"}

@@ -368,8 +368,19 @@ def build_report(results: str | Path, out: str | Path, params: dict) -> Path:
 
 
 def _run(args) -> int:
+    import mlflow
+
+    from visreason.tracking import start_run
+
     params = params_from_args(args)
     out = build_report(args.results, args.out, params)
+    results = Path(args.results)
+    with start_run(params, "report", run_name="report", inputs={"eval": results / "eval", "train": results / "train"}):
+        for row in accuracy_rows(load_metrics(results)):
+            if row["category"] in ("mean", "in_domain", "out_of_domain"):
+                key = f"accuracy/{row['model']}/{row['mode'].replace('+', '_')}/{row['category']}"
+                mlflow.log_metric(key, row["accuracy"])
+        mlflow.log_artifacts(str(out), artifact_path="report")
     print(f"report -> {out / 'report.md'}")
     return 0
 
