@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -54,9 +55,10 @@ def results(tmp_path) -> Path:
     write(root / "eval/vanilla-seed0/image/metrics.json", metrics({c: 0.3 for c in CATS}))
     history = [{"step": s, "reward": 0.1 * s, "completions/mean_length": 50 - s} for s in range(1, 6)]
     write(root / "train/mixture/seed0/train_summary.json", {"steps": 5, "log_history": history})
-    # A run that only has HF's trainer_state.json in its final folder.
+    # A run whose history is only in its checkpoints' trainer states: the newest counts.
     write(root / "train/vanilla/seed0/train_summary.json", {"steps": 5})
-    write(root / "train/vanilla/seed0/final/trainer_state.json", {"log_history": history})
+    write(root / "train/vanilla/seed0/checkpoints/checkpoint-10/trainer_state.json", {"log_history": history})
+    write(root / "train/vanilla/seed0/checkpoints/checkpoint-9/trainer_state.json", {"log_history": history[:1]})
     write(root / "captions/eval/model/summary.json", {"fidelity": {"per_category": {"clock": 0.25}}})
     return root
 
@@ -85,7 +87,7 @@ def test_report_tables_figures_and_published_numbers(results, tmp_path):
 def test_report_without_training_history(results, tmp_path):
     for summary in results.glob("train/*/seed0/train_summary.json"):
         write(summary, {"steps": 5})
-    (results / "train/vanilla/seed0/final/trainer_state.json").unlink()
+    shutil.rmtree(results / "train/vanilla/seed0/checkpoints")
     out = build_report(results, tmp_path / "report", load_params())
     assert "No training history found" in (out / "report.md").read_text()
     assert not (out / "reward_curves.png").exists()

@@ -6,7 +6,8 @@ Reads only files the pipeline writes and DVC tracks, so a report can always be
 rebuilt from `dvc pull` alone:
 - `results/eval/<tag>/<mode>/metrics.json` (tag: `base` or `<reward>-seed<seed>`);
 - `results/train/<reward>/seed<seed>/train_summary.json`, whose `log_history`
-  (or `final/trainer_state.json`'s) gives the reward and response-length curves;
+  gives the reward and response-length curves (else the trainer state in
+  `final/` or in the newest checkpoint);
 - `results/captions/<split>/<captioner>/summary.json` (caption fidelity).
 
 Writes `report.md`, PNG figures and two long-format CSV tables that DVC plots
@@ -76,12 +77,21 @@ def load_histories(results: Path) -> dict[str, dict[int, list[dict]]]:
     for path in sorted((results / "train").glob("*/seed*/train_summary.json")):
         summary = _read(path)
         history = summary.get("log_history")
-        state = path.parent / "final" / "trainer_state.json"
-        if history is None and state.is_file():
-            history = _read(state).get("log_history")
+        if history is None:
+            # Trainer state beside the model, else the newest checkpoint's (kept
+            # between runs but not pushed by DVC).
+            ckpts = sorted(path.parent.glob("checkpoints/checkpoint-*/trainer_state.json"), key=_step)
+            states = [path.parent / "final" / "trainer_state.json", *reversed(ckpts)]
+            state = next((s for s in states if s.is_file()), None)
+            history = _read(state).get("log_history") if state else None
         if history:
             out[path.parent.parent.name][int(path.parent.name[4:])] = history
     return dict(out)
+
+
+def _step(path: Path) -> int:
+    """checkpoints/checkpoint-12/trainer_state.json -> 12."""
+    return int(path.parent.name.rsplit("-", 1)[-1])
 
 
 def load_captions(results: Path) -> dict[str, dict]:
