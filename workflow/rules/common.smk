@@ -69,3 +69,25 @@ def job_resources(stage):
     if res(stage, "gpus") > 0:
         out["gpu"] = res(stage, "gpus")
     return out
+
+
+def base_model_input(wildcards=None):
+    """The base model as a rule input: the built folder for `tiny`, nothing otherwise."""
+    return [BASE_MODEL] if TINY else []
+
+
+def eval_model(wildcards):
+    """The model folder (or Hugging Face id) that a tag evaluates."""
+    if wildcards.tag == "base":
+        return BASE_MODEL
+    reward, seed = wildcards.tag.rsplit("-seed", 1)
+    return f"results/train/{reward}/seed{seed}/final"
+
+
+def eval_inputs(wildcards):
+    inputs = {"data": "results/data/eval"}
+    if wildcards.tag != "base" or TINY:
+        inputs["model"] = eval_model(wildcards)
+    if wildcards.mode == "image+caption":
+        inputs["captions"] = f"results/captions/eval/{CAPTION_SOURCE}/summary.json"
+    return inputs

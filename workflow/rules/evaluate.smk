@@ -2,23 +2,6 @@
 # Tags: `base`, or `<reward>-seed<seed>` for a trained model.
 
 
-def eval_model(wildcards):
-    """The model folder (or Hugging Face id) that a tag evaluates."""
-    if wildcards.tag == "base":
-        return BASE_MODEL
-    reward, seed = wildcards.tag.rsplit("-seed", 1)
-    return f"results/train/{reward}/seed{seed}/final"
-
-
-def eval_inputs(wildcards):
-    inputs = {"data": "results/data/eval"}
-    if wildcards.tag != "base" or TINY:
-        inputs["model"] = eval_model(wildcards)
-    if wildcards.mode == "image+caption":
-        inputs["captions"] = f"results/captions/eval/{CAPTION_SOURCE}/summary.json"
-    return inputs
-
-
 rule evaluate_model:
     input:
         unpack(eval_inputs),

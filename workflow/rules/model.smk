@@ -19,7 +19,3 @@ rule build_model:
     shell:
         "{VISREASON} model tiny --out {output.model} {PARAMS_ARGS} > {log} 2>&1"
 
-
-def base_model_input(wildcards=None):
-    """The base model as a rule input: the built folder for `tiny`, nothing otherwise."""
-    return [BASE_MODEL] if TINY else []
