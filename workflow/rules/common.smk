@@ -6,6 +6,9 @@ import os
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in [str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH")] if p
 )
+# Job output goes to log files: no third-party progress bars there (tqdm >= 4.66
+# reads TQDM_* defaults); visreason's own progress prints plain lines in logs.
+os.environ.setdefault("TQDM_DISABLE", "1")
 SCALE = P["scale"]
 VISREASON = f"python -m visreason"
 PARAMS_ARGS = f"--params {PARAMS_FILE} --scale {SCALE}"
