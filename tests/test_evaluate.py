@@ -264,6 +264,27 @@ def test_resume_only_generates_the_rest(params, dataset, tiny_model, tmp_path):
     assert all("KEPT" not in s["completion"] for s in read_samples(part))
 
 
+def test_batched_generation_matches_one_at_a_time(params, dataset, tiny_model):
+    """Left padding: a prompt's greedy output does not depend on the others in its batch.
+    (Image batches are checked by the resume test, whose batches differ from the full run's.)"""
+    from dataclasses import replace
+
+    from visreason.data import load_records
+    from visreason.generation import Request, Sampling, TransformersBackend
+    from visreason.rewards import format_prompt
+
+    # Clock descriptions are short, maze ones long: the batch needs padding.
+    recs = [r for r in load_records(dataset) if r["category"] in ("clock", "maze", "n_queens")]
+    reqs = [Request(format_prompt("vanilla", r["question"], description=r["description"])) for r in recs]
+    backend = TransformersBackend(str(tiny_model), Sampling(max_new_tokens=6))
+    assert backend.generate(reqs, seed=0) == [backend.generate([q], seed=0)[0] for q in reqs]
+
+    backend.sampling = replace(backend.sampling, temperature=1.0, top_p=0.9)
+    assert backend.generate(reqs, seed=1) == backend.generate(reqs, seed=1)  # seeded sampling
+    with pytest.raises(VisreasonError, match="top_p"):
+        Sampling(top_p=0)
+
+
 # ------------------------------------------------------------------ bad input
 
 
