@@ -93,6 +93,7 @@ def build_captions(
     """Caption every record of the split in `data`; write OUTDIR/captions.jsonl and summary.json."""
     from visreason.data import load_records
     from visreason.generation import check_model
+    from visreason.tracking import start_run
 
     if captioner not in CAPTIONERS:
         raise VisreasonError(f"unknown captioner '{captioner}' (valid: {', '.join(CAPTIONERS)})")
@@ -103,16 +104,9 @@ def build_captions(
     if model:
         check_model(model)
     data = Path(data)
-    records = load_records(data)
-    if captioner == "oracle":
-        missing = next((r["id"] for r in records if not str(r.get("description") or "").strip()), None)
-        if missing:
-            raise VisreasonError(f"record {missing}: no 'description' for the oracle captioner")
-
+    records = load_records(data)  # every record has a non-empty description
     split = records[0]["split"]
     inputs = {"data": data} | ({"model": model} if model and Path(model).exists() else {})
-    from visreason.tracking import start_run
-
     tags = {"captioner": captioner, "model": model or ""}
     with start_run(params, "captions", f"{split}/{captioner}", inputs, tags, log_params={"captions": params["captions"]}):
         if captioner == "oracle":

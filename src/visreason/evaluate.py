@@ -422,6 +422,7 @@ def evaluate(
     from visreason.data import load_records
     from visreason.generation import Sampling, check_model, load_backend
     from visreason.rewards import get_reward
+    from visreason.tracking import start_run
 
     cfg = params["evaluate"]
     answer_format = answer_format or cfg["answer_format"]
@@ -466,8 +467,6 @@ def evaluate(
     tags = {"reward": tag.split("-seed")[0], "seed": seed.group(1) if seed else "", "mode": mode, "prompt": prompt}
     inputs = {"data": data} | ({"model": model} if Path(model).exists() else {})
     inputs |= {"captions": captions} if captions else {}
-    from visreason.tracking import start_run
-
     logged = {"evaluate": settings | {"batch_size": cfg["batch_size"], "backend": backend}}
     with start_run(params, "evaluate", f"{tag}/{mode}", inputs=inputs, tags=tags, log_params=logged) as run:
         if pending:
