@@ -256,3 +256,22 @@ def test_unset_setting(tiny_model, data, tmp_path):
     del params["train"]["beta"]
     with pytest.raises(VisreasonError, match="train.beta"):
         run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "out")
+
+
+def test_lora_trains_adapters_and_saves_a_merged_model(tiny_model, data, tmp_path):
+    from visreason.models import load_model_and_processor
+
+    lora = {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0}
+    params = smoke_params(learning_rate=5e-2)
+    params["train"]["lora"].update(lora)
+    summary = run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "out",
+                  reward_fn=even_token_reward)
+    final = tmp_path / "out" / "final"
+    assert summary["steps"] == 2 and (final / "adapter" / "adapter_model.safetensors").is_file()
+    before, after = _weights(tiny_model), _weights(final)
+    assert before.keys() == after.keys()  # merged: a plain model, no LoRA keys
+    changed = {k for k in before if before[k] != after[k]}
+    # only the language model's projections (saved under Qwen's original names: model.layers.*, visual.*)
+    assert changed and all(k.startswith("model.layers.") and k.endswith("_proj.weight") for k in changed)
+    model, _ = load_model_and_processor(final)
+    assert type(model).__name__ == "Qwen2_5_VLForConditionalGeneration"

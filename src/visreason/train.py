@@ -20,6 +20,7 @@ Multi-GPU / multi-node: `accelerate launch --config_file configs/accelerate/zero
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import math
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from visreason import VisreasonError
-from visreason.files import atomic_dir, atomic_write_text, read_json, sha256_file, write_json
+from visreason.files import atomic_dir, atomic_write_text, is_interactive, read_json, sha256_file, write_json
 
 # Settings passed to GRPOConfig unchanged (the rest are handled here).
 GRPO_KEYS = [
@@ -117,11 +118,12 @@ def _check_prompt_lengths(records, prompts, processor, max_len: int, data: Path)
 
     ip = processor.image_processor
     texts = processor.apply_chat_template(prompts, add_generation_prompt=True, tokenize=False)
-    for rec, text in zip(records, texts):
-        with Image.open(data / rec["image"]) as im:
+    lengths = [len(ids) for ids in processor.tokenizer(texts)["input_ids"]]
+    for rec, n_text in zip(records, lengths):
+        with Image.open(data / rec["image"]) as im:  # reads the header only
             width, height = im.size
-        n_image = ip.get_number_of_image_patches(height, width, {}) // ip.merge_size**2
-        n = len(processor.tokenizer(text)["input_ids"]) - 1 + n_image
+        # the one <|image_pad|> placeholder expands to one token per merged patch
+        n = n_text - 1 + ip.get_number_of_image_patches(height, width, {}) // ip.merge_size**2
         if n > max_len:
             raise VisreasonError(f"dataset record {rec['id']}: prompt of {n} tokens exceeds train.max_prompt_length {max_len}")
 
@@ -172,32 +174,61 @@ class RewardFunction:
 # ---------------------------------------------------------------- MLflow
 
 
-def _mlflow_callback(run_id: str, reward_fn: RewardFunction, table_every: int):
+def _mlflow_callback(run_id: str, reward_fn: RewardFunction, table_every: int, flush_steps: int = 10, flush_s: float = 30):
+    from concurrent.futures import ThreadPoolExecutor
+
     import mlflow
     from transformers import TrainerCallback
 
     client = mlflow.MlflowClient()
 
     class MlflowLogger(TrainerCallback):
-        """Every logged metric to the job's one MLflow run; a completions table every `table_every` steps."""
+        """Every logged metric, at its step, into the job's one MLflow run; a completions table every
+        `table_every` steps. MLflow writes (hundreds of ms with sqlite) run in one background thread:
+        metrics go out every `flush_steps` steps or `flush_s` seconds, and all writes are finished at
+        every checkpoint, so MLflow never lags behind the checkpoint a resumed run starts from."""
+
+        def __init__(self):
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-logger")
+            self.jobs: list = []
+            self.pending: list = []
+            self.last_flush = time.monotonic()
+
+        def flush(self):
+            batch, self.pending, self.last_flush = self.pending, [], time.monotonic()
+            for i in range(0, len(batch), 1000):  # MLflow's batch limit
+                self.jobs.append(self.pool.submit(client.log_batch, run_id, metrics=batch[i : i + 1000]))
+
+        def wait(self):
+            self.flush()
+            jobs, self.jobs = self.jobs, []
+            for job in jobs:
+                job.result()  # re-raises a failed write
 
         def on_log(self, args, state, control, logs=None, **kwargs):
-            if not state.is_world_process_zero:
-                return
-            metrics = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, (int, float)) and math.isfinite(v)}
             ts = int(time.time() * 1000)
-            batch = [mlflow.entities.Metric(k.replace("@", "_"), v, ts, state.global_step) for k, v in metrics.items()]
-            if batch:
-                client.log_batch(run_id, metrics=batch)
+            self.pending += [
+                mlflow.entities.Metric(k, float(v), ts, state.global_step)
+                for k, v in (logs or {}).items()
+                if isinstance(v, (int, float)) and math.isfinite(v)
+            ]
+            if state.global_step % flush_steps == 0 or time.monotonic() - self.last_flush > flush_s:
+                self.flush()
 
         def on_step_end(self, args, state, control, **kwargs):
             if state.global_step >= state.max_steps:
                 control.should_save = True  # a checkpoint at the end, so a longer rerun can extend the run
-            if state.is_world_process_zero and reward_fn.last_batch and (
-                state.global_step % table_every == 0 or state.global_step >= state.max_steps
-            ):
+            if reward_fn.last_batch and (state.global_step % table_every == 0 or state.global_step >= state.max_steps):
                 table = reward_fn.table(state.global_step)
-                client.log_table(run_id, data=table, artifact_file=f"completions/step_{state.global_step:06d}.json")
+                file = f"completions/step_{state.global_step:06d}.json"
+                self.jobs.append(self.pool.submit(client.log_table, run_id, data=table, artifact_file=file))
+
+        def on_save(self, args, state, control, **kwargs):
+            self.wait()
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.wait()
+            self.pool.shutdown()
 
     return MlflowLogger()
 
@@ -260,11 +291,12 @@ def run(
     model: str | Path,
     out: str | Path,
     reward_fn: Callable | None = None,
+    callbacks: list | None = None,
 ) -> dict:
     """Train one (reward, seed) job; return the summary written to OUTDIR/train_summary.json.
 
     `reward_fn` replaces the registry reward's scoring (tests use a trivially learnable one);
-    the prompt format still comes from `reward`.
+    the prompt format still comes from `reward`. `callbacks`: extra TrainerCallbacks.
     """
     start = time.time()
     from visreason import rewards as R
@@ -314,24 +346,31 @@ def run(
     policy = AutoModelForImageTextToText.from_pretrained(source, dtype=torch.bfloat16 if cfg["bf16"] else torch.float32)
     peft_config = _lora_config(cfg["lora"]) if cfg["lora"]["enabled"] else None
 
-    if last_ckpt:
-        print(f"visreason train: resuming from {last_ckpt}")
-    write_json(out / "train_config.json", settings)  # equal to the old one but for RESUMABLE_KEYS
-    run_id_path = out / "mlflow_run_id"
+    main_process = PartialState().is_main_process
+    if main_process:
+        if last_ckpt:
+            print(f"visreason train: resuming from {last_ckpt}")
+        write_json(out / "train_config.json", settings)  # equal to the old one but for RESUMABLE_KEYS
     manifest = data / "manifest.json"
-    run_id = _existing_run(run_id_path)
-    with tracking.start_run(
-        params,
-        "train",
-        run_name=f"{reward}-seed{seed}",
-        inputs={"data": data, "model": source} if Path(source).exists() else {"data": data},
-        tags={"reward": reward, "seed": seed, "dataset_manifest": sha256_file(manifest) if manifest.is_file() else "missing",
-              "model": source},
-        log_params={**params, "train": cfg, "job": {"reward": reward, "seed": seed, "data": str(data), "model": source, "out": str(out)}},
-        run_id=run_id,
-    ) as mlrun:
-        run_id = mlrun.info.run_id
-        atomic_write_text(run_id_path, run_id + "\n")
+    # One MLflow run per job, opened by the main process only (continued on resume)
+    tracking_run = (
+        tracking.start_run(
+            params,
+            "train",
+            run_name=f"{reward}-seed{seed}",
+            inputs={"data": data, "model": source} if Path(source).exists() else {"data": data},
+            tags={"reward": reward, "seed": seed, "model": source,
+                  "dataset_manifest": sha256_file(manifest) if manifest.is_file() else "missing"},
+            log_params={**params, "train": cfg, "job": {"reward": reward, "seed": seed, "data": str(data), "model": source}},
+            run_id=_existing_run(out / "mlflow_run_id"),
+        )
+        if main_process
+        else contextlib.nullcontext()
+    )
+    with tracking_run as mlrun:
+        run_id = mlrun.info.run_id if main_process else None
+        if main_process:
+            atomic_write_text(out / "mlflow_run_id", run_id + "\n")
         trainer = trainer_cls(
             model=policy,
             reward_funcs=[scorer],
@@ -339,19 +378,19 @@ def run(
             train_dataset=dataset,
             processing_class=processor,
             peft_config=peft_config,
-            callbacks=[_mlflow_callback(run_id, scorer, cfg["log_completions_steps"])],
+            callbacks=[*([_mlflow_callback(run_id, scorer, cfg["log_completions_steps"])] if main_process else []),
+                       *(callbacks or [])],
         )
         result = trainer.train(resume_from_checkpoint=last_ckpt)
+        _save_final(trainer, processor, out / "final", source, lora=peft_config is not None)
+        if not main_process:
+            return {}
         history = [h for h in trainer.state.log_history if "reward" in h]
-        if trainer.is_world_process_zero():
-            _save_final(trainer, processor, out / "final")
-            png = _reward_curve_png(history, reward, out / "reward_curve.png")
-            mlflow.log_artifact(str(png))
-            summary = _summary(trainer, history, reward, seed, source, data, settings, run_id, start, result)
-            mlflow.log_metrics({f"final/{k}": v for k, v in summary["final_rewards"].items()}, step=summary["steps"])
-            write_json(out / "train_summary.json", summary)
-            return summary
-    return {}
+        mlflow.log_artifact(str(_reward_curve_png(history, reward, out / "reward_curve.png")))
+        summary = _summary(trainer, history, reward, seed, source, data, settings, run_id, start, result)
+        mlflow.log_metrics({f"final/{k}": v for k, v in summary["final_rewards"].items()}, step=summary["steps"])
+        write_json(out / "train_summary.json", summary)  # last: the workflow depends on it
+        return summary
 
 
 def _existing_run(path: Path) -> str | None:
@@ -376,6 +415,7 @@ def _grpo_config(cfg: dict, out: Path, seed: int, gradient_accumulation_steps: i
         data_seed=seed,
         report_to="none",  # one MLflow run per job, logged by our callback
         logging_steps=1,
+        disable_tqdm=not is_interactive(),  # plain log lines in SLURM/CI logs
         save_strategy="steps",
         remove_unused_columns=False,
         shuffle_dataset=True,
@@ -441,16 +481,33 @@ def _trainer_class():
     return VisreasonGRPOTrainer
 
 
-def _save_final(trainer, processor, final: Path) -> None:
-    """The trained model (LoRA merged in) and its processor, in one atomic folder."""
+def _save_final(trainer, processor, final: Path, source: str, lora: bool) -> None:
+    """The trained model and its processor in one atomic folder; with LoRA, the merged model
+    plus the adapter in final/adapter. Called on every process (ZeRO-3/FSDP gather the weights)."""
+    import shutil
+
+    staging = final.with_name(f".{final.name}.staging")
+    if trainer.is_world_process_zero():
+        shutil.rmtree(staging, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
+    trainer.save_model(str(staging))  # collective; writes on the main process
+    if not trainer.is_world_process_zero():
+        return
     from visreason.models import save_processor
 
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    if hasattr(model, "merge_and_unload"):
-        model = model.merge_and_unload()
     with atomic_dir(final) as tmp:
-        model.save_pretrained(tmp)
+        if lora:
+            from peft import PeftModel
+            from transformers import AutoModelForImageTextToText
+
+            base = AutoModelForImageTextToText.from_pretrained(source, dtype=trainer.model.get_base_model().dtype)
+            PeftModel.from_pretrained(base, staging).merge_and_unload().save_pretrained(tmp)
+            shutil.move(staging, tmp / "adapter")
+        else:
+            for path in staging.iterdir():
+                shutil.move(path, tmp / path.name)
         save_processor(processor, tmp)
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def _summary(trainer, history, reward, seed, source, data, settings, run_id, start, result) -> dict:
@@ -469,7 +526,7 @@ def _summary(trainer, history, reward, seed, source, data, settings, run_id, sta
         "final_rewards": final,
         "final_rewards_window": len(tail),
         "wall_time_s": round(time.time() - start, 1),
-        "train_runtime_s": round(result.metrics.get("train_runtime", 0.0), 1),
+        "train_runtime_s": round(result.metrics.get("train_runtime", 0.0), 3),
         "git_commit": git_commit(),
         "dataset_manifest_sha256": sha256_file(manifest) if manifest.is_file() else None,
         "mlflow_run_id": run_id,
