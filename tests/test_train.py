@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from PIL import Image, ImageDraw
 
 from visreason import VisreasonError
@@ -155,8 +155,6 @@ def test_cli_smoke_every_reward(reward, tiny_model, data, tmp_path):
 
 
 def _override(path: Path, train: dict) -> None:
-    import yaml
-
     params = yaml.safe_load(path.read_text())
     params["train"].update(train)
     path.write_text(yaml.safe_dump(params))
@@ -252,7 +250,6 @@ def test_prompt_too_long(tiny_model, data, tmp_path):
 
 def test_unset_setting(tiny_model, data, tmp_path):
     params = smoke_params()
-    params = copy.deepcopy(params)
     del params["train"]["beta"]
     with pytest.raises(VisreasonError, match="train.beta"):
         run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "out")
@@ -275,3 +272,26 @@ def test_lora_trains_adapters_and_saves_a_merged_model(tiny_model, data, tmp_pat
     assert changed and all(k.startswith("model.layers.") and k.endswith("_proj.weight") for k in changed)
     model, _ = load_model_and_processor(final)
     assert type(model).__name__ == "Qwen2_5_VLForConditionalGeneration"
+
+
+def test_per_reward_overrides_merge_over_train():
+    from visreason.config import validate
+    from visreason.train import train_settings
+
+    params = load_params()
+    params["rewards"]["mixture"] = {"learning_rate": 5e-4, "lora": {"enabled": True}}
+    cfg = train_settings(params, "mixture")
+    assert cfg["learning_rate"] == 5e-4 and cfg["lora"]["enabled"] and cfg["lora"]["r"] == params["train"]["lora"]["r"]
+    assert train_settings(params, "vanilla")["learning_rate"] == params["train"]["learning_rate"]
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    raw["rewards"]["mixture"] = {"learnin_rate": 1e-3}
+    with pytest.raises(VisreasonError, match="rewards.mixture.learnin_rate"):
+        validate(raw)
+
+
+def test_paper_preset_is_the_studys():
+    train = load_params(scale="paper")["train"]
+    assert (train["max_steps"], train["prompts_per_step"], train["learning_rate"]) == (500, 128, 1e-6)
+    assert (train["temperature"], train["beta"], train["num_generations"]) == (1.0, 0.0, 5)
+    assert train["max_prompt_length"] == train["max_completion_length"] == 2048
+    assert (train["use_cpu"], train["bf16"]) == (False, True)
