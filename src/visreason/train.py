@@ -57,8 +57,8 @@ GRPO_KEYS = [
     "vllm_gpu_memory_utilization",
 ]
 OWN_KEYS = ["prompts_per_step", "max_prompt_length", "use_vllm", "torch_threads", "log_completions_steps", "lora"]
-# Settings a resumed job may change: more steps, and how often it saves and logs.
-RESUMABLE_KEYS = {"max_steps", "save_steps", "save_total_limit", "log_completions_steps"}
+# Settings a resumed job may change: more steps, how often it saves and logs, CPU threads.
+RESUMABLE_KEYS = {"max_steps", "save_steps", "save_total_limit", "log_completions_steps", "torch_threads"}
 
 
 def train_settings(params: dict, reward: str) -> dict:
