@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 from visreason import VisreasonError
 from visreason.cli import main
 from visreason.config import load_params
+from visreason.files import read_json
 from visreason.rewards import REWARDS
 from visreason.train import run
 
@@ -134,9 +135,16 @@ def test_killed_run_resumes_without_replaying_data(tiny_model, data, tmp_path):
     assert run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b", reward_fn=again)["steps"] == 8
     assert again.batches == []
 
+    # other settings: the old run is moved aside (never resumed from), and training starts over
     params["train"]["learning_rate"] = 1e-3
-    with pytest.raises(VisreasonError, match="learning_rate"):
-        run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b")
+    params["train"]["max_steps"] = 2
+    fresh = Recorder()
+    assert run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b", reward_fn=fresh)["steps"] == 2
+    assert fresh.batches == straight.batches[:2]  # from step 0, not from checkpoint 8
+    aside = tmp_path / "b" / "superseded"
+    assert read_json(aside / "train_config.json")["learning_rate"] == 1e-2
+    assert (aside / "checkpoints" / "checkpoint-8").is_dir()
+    assert (tmp_path / "b" / "mlflow_run_id").read_text() != run_id  # a new MLflow run
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ keys). Keys named like `GRPOConfig` fields mean exactly what TRL means; the
 comments in params.yaml say where EasyR1 (the study's framework) differs.
 
 Layout of OUTDIR (a rerun of the same command resumes; see `_resume_point`):
+    superseded/         a previous run with other settings, moved aside (see `_supersede`)
     train_config.json   the resolved settings of the job, written at its start
     mlflow_run_id       the MLflow run, continued on resume
     checkpoints/        TRL/Trainer checkpoints every `save_steps` and at the end
@@ -24,6 +25,9 @@ import contextlib
 import importlib.util
 import json
 import math
+import os
+import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -257,8 +261,12 @@ def _reward_curve_png(history: list[dict], reward: str, path: Path) -> Path:
 # ---------------------------------------------------------------- resume
 
 
-def _resume_point(out: Path, settings: dict) -> tuple[str | None, dict | None]:
-    """(newest checkpoint or None, previous summary or None). Refuses a folder trained with other settings."""
+def _resume_point(out: Path, settings: dict) -> tuple[str | None, dict | None, str | None]:
+    """(newest checkpoint, previous summary, why the folder's run is superseded).
+
+    A run trained with other settings (anything but RESUMABLE_KEYS) is never resumed:
+    the third item then says what changed, and `_supersede` moves that run aside.
+    """
     from transformers.trainer_utils import get_last_checkpoint
 
     config_path = out / "train_config.json"
@@ -268,15 +276,29 @@ def _resume_point(out: Path, settings: dict) -> tuple[str | None, dict | None]:
         changed = sorted(k for k in set(old) | set(settings) if k not in RESUMABLE_KEYS and old.get(k) != settings.get(k))
         if changed:
             k = changed[0]
-            raise VisreasonError(
-                f"{out} holds a run with other settings ({k}: {old.get(k)!r} -> {settings.get(k)!r}); "
-                "use another --out, or delete the folder to start over"
-            )
+            return None, None, f"{k}: {old.get(k)!r} -> {settings.get(k)!r}"
     elif ckpt_dir.is_dir() and any(ckpt_dir.iterdir()):
-        raise VisreasonError(f"{ckpt_dir} exists but {config_path} does not: cannot tell what it was trained with")
+        return None, None, f"{ckpt_dir} has no {config_path.name} to say what it was trained with"
     last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
     summary_path = out / "train_summary.json"
-    return last, (read_json(summary_path) if summary_path.is_file() else None)
+    return last, (read_json(summary_path) if summary_path.is_file() else None), None
+
+
+def _supersede(out: Path, why: str) -> Path:
+    """Move a run trained with other settings to OUTDIR/superseded (replacing an older one), loudly.
+
+    Training then starts at step 0: after `dvc repro` of a changed setting, say. Nothing
+    is discarded silently; the previous run's checkpoints and settings stay inspectable.
+    """
+    aside = out / "superseded"
+    shutil.rmtree(aside, ignore_errors=True)
+    aside.mkdir(parents=True)
+    for name in ("checkpoints", "train_config.json", "train_summary.json", "mlflow_run_id"):
+        if (out / name).exists():
+            os.replace(out / name, aside / name)
+    print(f"visreason train: settings changed ({why}); the previous run is moved to {aside}; "
+          "training starts at step 0", file=sys.stderr, flush=True)
+    return aside
 
 
 # ---------------------------------------------------------------- training
@@ -315,7 +337,7 @@ def run(
     records = _load_dataset_records(data)
     if len(records) < cfg["prompts_per_step"]:
         raise VisreasonError(f"dataset {data} has {len(records)} records, fewer than prompts_per_step {cfg['prompts_per_step']}")
-    last_ckpt, previous = _resume_point(out, settings)
+    last_ckpt, previous, superseded = _resume_point(out, settings)
     if previous and previous["steps"] >= cfg["max_steps"] and (out / "final").is_dir():
         print(f"visreason train: {out} is already trained ({previous['steps']} steps); nothing to do")
         return previous
@@ -348,6 +370,8 @@ def run(
 
     main_process = PartialState().is_main_process
     if main_process:
+        if superseded:
+            _supersede(out, superseded)
         if last_ckpt:
             print(f"visreason train: resuming from {last_ckpt}")
         write_json(out / "train_config.json", settings)  # equal to the old one but for RESUMABLE_KEYS
@@ -484,7 +508,6 @@ def _trainer_class():
 def _save_final(trainer, processor, final: Path, source: str, lora: bool) -> None:
     """The trained model and its processor in one atomic folder; with LoRA, the merged model
     plus the adapter in final/adapter. Called on every process (ZeRO-3/FSDP gather the weights)."""
-    import shutil
 
     staging = final.with_name(f".{final.name}.staging")
     if trainer.is_world_process_zero():
@@ -531,6 +554,7 @@ def _summary(trainer, history, reward, seed, source, data, settings, run_id, sta
         "dataset_manifest_sha256": sha256_file(manifest) if manifest.is_file() else None,
         "mlflow_run_id": run_id,
         "settings": settings,
+        "log_history": history,  # per-step metrics: the report's training curves
     }
 
 
