@@ -381,3 +381,11 @@ def test_audit_falls_back_to_builtin_golds(tmp_path):
     (tmp_path / "data" / "clock.json").write_text("not json\n")
     with pytest.raises(VisreasonError, match="clock.json: line 1"):
         gold_answers(params)
+
+
+def test_caption_prompt_keeps_the_image_and_precedes_the_question():
+    text = rewards.format_prompt("mixture", "What time is it?", caption="A clock showing 2:43.")
+    assert text.index("A caption of the image: A clock showing 2:43.") < text.index("What time is it?")
+    assert "instead of shown" not in text and "describe the image" in text
+    with pytest.raises(VisreasonError, match="caption"):
+        rewards.format_prompt("mixture", "What time is it?", caption="  ")

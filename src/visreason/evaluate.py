@@ -325,14 +325,14 @@ def build_prompts(
     """One `Request` per record; every bad input fails here, before generation.
 
     `text` mode gives the oracle description instead of the image; `image+caption`
-    shows the image and puts the caption before the reward's prompt.
+    shows the image with the caption before the question.
     """
     from visreason.generation import Request
     from visreason.rewards import format_prompt
 
     requests = []
     for r in records:
-        description, prefix = None, ""
+        description = caption = None
         if mode == "text":
             description = r.get("description")
             if not description:
@@ -340,7 +340,7 @@ def build_prompts(
         elif mode == "image+caption":
             if not (captions.get(r["id"]) or "").strip():
                 raise VisreasonError(f"record {r['id']}: no caption in the captions folder")
-            prefix = f"A caption of the image: {captions[r['id']].strip()}\n\n"
+            caption = captions[r["id"]]
         options = r.get("options") if answer_format == "multiple_choice" else None
         if answer_format == "multiple_choice" and not options:
             raise VisreasonError(f"record {r['id']}: no 'options' for the multiple_choice answer format")
@@ -349,7 +349,7 @@ def build_prompts(
             image = data_dir / r["image"]
             if not image.is_file():
                 raise VisreasonError(f"record {r['id']}: image not found: {image}")
-        text = prefix + format_prompt(prompt, r["question"], options=options, description=description)
+        text = format_prompt(prompt, r["question"], options=options, description=description, caption=caption)
         requests.append(Request(text, image))
     return requests
 

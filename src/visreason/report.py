@@ -131,13 +131,15 @@ def _acc(metrics: dict, key: str) -> float | None:
 
 
 def seed_stats(runs: list[dict], key: str) -> tuple[float, float, int] | None:
-    """(mean, sample std, number of seeds) of one accuracy over seeds; None if any seed lacks it."""
-    values = [_acc(m, key) for m in runs]
-    if not values or any(v is None for v in values):
+    """(mean, sample std, number of seeds) of one accuracy in %, via `evaluate.aggregate_seeds`;
+    None if any seed lacks it."""
+    from visreason.evaluate import aggregate_seeds
+
+    if not runs:
         return None
-    mean = sum(values) / len(values)
-    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
-    return mean, std, len(values)
+    agg = aggregate_seeds(runs)
+    entry = agg[key] if key in ("mean", "in_domain", "out_of_domain") else agg["per_category"].get(key)
+    return None if entry is None else (100.0 * entry["mean"], 100.0 * entry["std"], agg["n_seeds"])
 
 
 def fmt(stats: tuple[float, float, int] | None) -> str:

@@ -463,12 +463,18 @@ PROMPTS["continuous"] = PROMPTS["no_accuracy"] = PROMPTS["mixture"]
 
 
 def format_prompt(
-    reward: str, question: str, *, options: list[str] | None = None, description: str | None = None
+    reward: str,
+    question: str,
+    *,
+    options: list[str] | None = None,
+    description: str | None = None,
+    caption: str | None = None,
 ) -> str:
     """The user-turn text for a design: puzzle, question, options, and the tag instruction.
 
     `options` asks for one of them verbatim (multiple choice); `description` gives the
-    puzzle state as text instead of an image (text-only mode).
+    puzzle state as text instead of an image (text-only mode); `caption` puts a caption
+    before the question, the image still shown (image+caption mode).
 
     >>> print(format_prompt("vanilla", "How many moves?", options=["1", "2"]))  # doctest: +ELLIPSIS
     How many moves?
@@ -484,6 +490,10 @@ def format_prompt(
         if not isinstance(description, str) or not description.strip():
             raise VisreasonError(f"format_prompt: the description must be a non-empty string, got {description!r}")
         parts.insert(0, f"The puzzle state is described below instead of shown:\n{description.strip()}\n")
+    if caption is not None:
+        if not isinstance(caption, str) or not caption.strip():
+            raise VisreasonError(f"format_prompt: the caption must be a non-empty string, got {caption!r}")
+        parts.insert(0, f"A caption of the image: {caption.strip()}\n")
     if options is not None:
         valid = isinstance(options, (list, tuple)) and all(isinstance(o, str) and o.strip() for o in options)
         if not valid or not options:
