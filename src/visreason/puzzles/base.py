@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 import importlib.util
 import random
+from collections import deque
+from typing import Callable, Hashable, Iterable
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -165,3 +167,41 @@ def integer_options(answer: str, rng: random.Random, low: int, high: int) -> lis
     opts = [str(v) for v in picks] + [answer]
     rng.shuffle(opts)
     return opts
+
+
+def bfs(start, neighbours: Callable[[Hashable], Iterable[Hashable]], goal=None, max_depth: int | None = None) -> dict:
+    """Breadth-first search: state -> (parent, distance) for every state reached from `start`,
+    stopping once `goal` is reached or at `max_depth`.
+
+    >>> bfs(0, lambda n: [n + 1, n + 2], goal=3)[3]
+    (1, 2)
+    """
+    seen = {start: (None, 0)}
+    queue = deque([start])
+    while queue:
+        state = queue.popleft()
+        depth = seen[state][1]
+        if depth == max_depth:
+            continue
+        for nxt in neighbours(state):
+            if nxt not in seen:
+                seen[nxt] = (state, depth + 1)
+                if nxt == goal:
+                    return seen
+                queue.append(nxt)
+    return seen
+
+
+def shortest_path(start, goal, neighbours: Callable[[Hashable], Iterable[Hashable]]) -> list | None:
+    """The states of a shortest path from `start` to `goal` (both included), or None if unreachable.
+
+    >>> shortest_path(0, 3, lambda n: [n + 1, n + 2])
+    [0, 1, 3]
+    """
+    seen = bfs(start, neighbours, goal)
+    if goal not in seen:
+        return None
+    path = [goal]
+    while seen[path[-1]][0] is not None:
+        path.append(seen[path[-1]][0])
+    return path[::-1]

@@ -12,11 +12,10 @@ the other colour into the empty square.
 from __future__ import annotations
 
 import random
-from collections import deque
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, font, integer_options, require_keys, require_question, require_size
+from visreason.puzzles.base import Puzzle, PuzzleError, bfs, shortest_path, font, integer_options, require_keys, require_question, require_size
 
 QUESTION = (
     "A checker game is being played on a grid of {squares} squares with {g} green and {r} red checkers. Initially, "
@@ -54,29 +53,11 @@ def successors(row: str):
             yield "".join(nxt)
 
 
-def bfs(start: str, goal: str | None = None) -> dict[str, tuple[str | None, int]]:
-    """row -> (parent, distance) for the rows reachable from `start`, stopping once `goal` is reached."""
-    seen: dict[str, tuple[str | None, int]] = {start: (None, 0)}
-    queue = deque([start])
-    while queue:
-        row = queue.popleft()
-        for nxt in successors(row):
-            if nxt not in seen:
-                seen[nxt] = (row, seen[row][1] + 1)
-                if nxt == goal:
-                    return seen
-                queue.append(nxt)
-    return seen
-
-
 def shortest_moves(start: str, goal: str) -> list[str]:
-    seen = bfs(start, goal)
-    if goal not in seen:
+    path = shortest_path(start, goal, successors)
+    if path is None:
         raise PuzzleError(f"checker_move: {goal!r} cannot be reached from {start!r}")
-    path = [goal]
-    while seen[path[-1]][0] is not None:
-        path.append(seen[path[-1]][0])
-    return path[::-1]
+    return path
 
 
 class CheckerMove(Puzzle):
@@ -106,7 +87,7 @@ class CheckerMove(Puzzle):
                 rng.shuffle(cells)
                 start = "".join(cells)
                 target = rng.randint(1, MAX_RANDOM_ANSWER)
-                layer = sorted(row for row, (_, d) in bfs(start).items() if d == target)
+                layer = sorted(row for row, (_, d) in bfs(start, successors).items() if d == target)
                 if layer:
                     end = rng.choice(layer)
                     break

@@ -11,11 +11,10 @@ as in the released records: `{"start_position": [[4, 1], [3, 2], [6, 5]], ...}`.
 from __future__ import annotations
 
 import random
-from collections import deque
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, font, integer_options, require_keys, require_question, require_size
+from visreason.puzzles.base import Puzzle, PuzzleError, bfs, shortest_path, font, integer_options, require_keys, require_question, require_size
 
 QUESTION = (
     "You are playing a Tower of Hanoi game with {rods} rods and {disks} disks of various diameters, which can slide "
@@ -59,32 +58,11 @@ def neighbours(state: State):
                 yield tuple(rods)
 
 
-def bfs(start: State, goal: State | None = None, max_depth: int | None = None) -> dict[State, tuple[State | None, int]]:
-    """BFS from `start`: state -> (parent, distance), stopping once `goal` is reached or at `max_depth`."""
-    seen: dict[State, tuple[State | None, int]] = {start: (None, 0)}
-    queue = deque([start])
-    while queue:
-        state = queue.popleft()
-        depth = seen[state][1]
-        if depth == max_depth:
-            continue
-        for nxt in neighbours(state):
-            if nxt not in seen:
-                seen[nxt] = (state, depth + 1)
-                if nxt == goal:
-                    return seen
-                queue.append(nxt)
-    return seen
-
-
-def shortest_path(start: State, goal: State) -> list[State]:
-    parents = bfs(start, goal)
-    if goal not in parents:
+def moves_between(start: State, goal: State) -> list[State]:
+    path = shortest_path(start, goal, neighbours)
+    if path is None:
         raise PuzzleError("tower_of_hanoi: start and end configurations hold different disks or rod counts")
-    path = [goal]
-    while parents[path[-1]][0] is not None:
-        path.append(parents[path[-1]][0])
-    return path[::-1]
+    return path
 
 
 class TowerOfHanoi(Puzzle):
@@ -98,7 +76,7 @@ class TowerOfHanoi(Puzzle):
 
     def solve(self, solution: dict, question: str) -> str:
         require_question(question, ASKS, self.name)
-        return str(len(shortest_path(*self._states(solution))) - 1)
+        return str(len(moves_between(*self._states(solution))) - 1)
 
     def describe(self, solution: dict) -> str:
         start, _ = self._states(solution)
@@ -124,9 +102,9 @@ class TowerOfHanoi(Puzzle):
             rods[rng.randrange(3)].append(disk)
         start = tuple(tuple(r) for r in rods)
         target = rng.randint(1, MAX_ANSWER)
-        layer = sorted(s for s, (_, d) in bfs(start, max_depth=target).items() if d == target)
+        layer = sorted(s for s, (_, d) in bfs(start, neighbours, max_depth=target).items() if d == target)
         end = rng.choice(layer)
-        path = shortest_path(start, end)
+        path = moves_between(start, end)
         as_lists = lambda s: [list(rod) for rod in s]  # noqa: E731
         solution = {
             "start_position": as_lists(start),

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import random
 import re
-from collections import deque
 
 from PIL import Image, ImageDraw, ImageFont
 
-from visreason.puzzles.base import Puzzle, PuzzleError, font, integer_options, require_keys, require_question, require_size
+from visreason.puzzles.base import Puzzle, PuzzleError, bfs, shortest_path, font, integer_options, require_keys, require_question, require_size
 
 QUESTION = (
     "You are given {n} jugs of capacities {caps} litres. Initially, the amount of water that is contained in each "
@@ -62,32 +61,11 @@ def pours(caps: State, state: State):
                 yield tuple(nxt)
 
 
-def bfs(caps: State, start: State, goal: State | None = None, max_depth: int | None = None) -> dict[State, tuple[State | None, int]]:
-    """state -> (parent, distance) for the states reached, stopping once `goal` is reached or at `max_depth`."""
-    seen: dict[State, tuple[State | None, int]] = {start: (None, 0)}
-    queue = deque([start])
-    while queue:
-        state = queue.popleft()
-        depth = seen[state][1]
-        if depth == max_depth:
-            continue
-        for nxt in pours(caps, state):
-            if nxt not in seen:
-                seen[nxt] = (state, depth + 1)
-                if nxt == goal:
-                    return seen
-                queue.append(nxt)
-    return seen
-
-
 def shortest_steps(caps: State, start: State, goal: State) -> list[State]:
-    seen = bfs(caps, start, goal)
-    if goal not in seen:
+    path = shortest_path(start, goal, lambda state: pours(caps, state))
+    if path is None:
         raise PuzzleError(f"water_jugs: {list(goal)} cannot be reached from {list(start)} with capacities {list(caps)}")
-    path = [goal]
-    while seen[path[-1]][0] is not None:
-        path.append(seen[path[-1]][0])
-    return path[::-1]
+    return path
 
 
 class WaterJugs(Puzzle):
@@ -119,7 +97,7 @@ class WaterJugs(Puzzle):
             total = rng.randint(max(caps[0] // 2, 2), sum(caps) - 1)
             start = _random_fill(rng, caps, total)
             target = rng.randint(1, MAX_ANSWER)
-            layer = sorted(s for s, (_, d) in bfs(caps, start, max_depth=target).items() if d == target)
+            layer = sorted(s for s, (_, d) in bfs(start, lambda state: pours(caps, state), max_depth=target).items() if d == target)
             if layer:
                 break
         end = rng.choice(layer)
