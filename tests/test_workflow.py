@@ -83,14 +83,15 @@ def test_dag_covers_every_reward_seed_and_mode():
 def test_paper_scale_dag_asks_for_gpus():
     """`--config scale=paper` switches the whole DAG; GPU jobs request GPUs, CPU jobs none."""
     out = run(["snakemake", "-n", "--forceall", "--cores", "1", "--config", "scale=paper"], REPO_ROOT).stdout
-    assert "--scale paper" in run(
-        ["snakemake", "-n", "-p", "--forceall", "--cores", "1", "--config", "scale=paper"], REPO_ROOT
-    ).stdout
+    commands = run(["snakemake", "-n", "-p", "--forceall", "--cores", "1", "--config", "scale=paper"], REPO_ROOT).stdout
+    assert "--scale paper" in commands
+    # the study's full fine-tuning of the 7B model: one 8-GPU node through accelerate + ZeRO-3
+    assert "accelerate launch --num_processes 8 --config_file configs/accelerate/zero3.yaml -m visreason train" in commands
     blocks = {b.split(":")[0].strip(): b for b in out.split("rule ")[1:]}
-    assert "gpu=1" in blocks["train_model"] and "gpu=" not in blocks["build_data"]
+    assert "gpu=8" in blocks["train_model"] and "gpu=" not in blocks["build_data"]
     assert "build_model" not in blocks  # a Hugging Face model is not built locally
-    default = run(["snakemake", "-n", "--forceall", "--cores", "1"], REPO_ROOT).stdout
-    assert "gpu=" not in default
+    default = run(["snakemake", "-n", "-p", "--forceall", "--cores", "1"], REPO_ROOT).stdout
+    assert "gpu=" not in default and "accelerate launch" not in default
 
 
 def test_dvc_yaml_is_generated_from_the_snakefile():

@@ -11,6 +11,14 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 os.environ.setdefault("TQDM_DISABLE", "1")
 SCALE = P["scale"]
 VISREASON = f"python -m visreason"
+# Training on several GPUs runs through accelerate with DeepSpeed ZeRO-3 (the study
+# fine-tunes all weights of the 7B model, which does not fit one GPU).
+TRAIN_GPUS = P["resources"]["train"]["gpus"]
+TRAIN_LAUNCHER = (
+    f"accelerate launch --num_processes {TRAIN_GPUS} --config_file configs/accelerate/zero3.yaml -m visreason"
+    if TRAIN_GPUS > 1
+    else VISREASON
+)
 PARAMS_ARGS = f"--params {PARAMS_FILE} --scale {SCALE}"
 
 REWARDS = list(P["rewards"])

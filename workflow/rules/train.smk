@@ -46,5 +46,5 @@ rule train_model:
     resources:
         **job_resources("train"),
     shell:
-        "OMP_NUM_THREADS={threads} {VISREASON} train --reward {wildcards.reward} --seed {wildcards.seed}"
+        "OMP_NUM_THREADS={threads} {TRAIN_LAUNCHER} train --reward {wildcards.reward} --seed {wildcards.seed}"
         " --data {input.data} --model {params.model} --out {params.out} {PARAMS_ARGS} > {log} 2>&1"
