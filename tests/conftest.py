@@ -43,3 +43,16 @@ def tiny_model(tmp_path_factory) -> Path:
     from visreason.models import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny", seed=0)
+
+
+@pytest.fixture(scope="session")
+def small_eval_dataset(tmp_path_factory) -> Path:
+    """A generated evaluation set of one puzzle per category (default params), built once."""
+    from visreason.config import load_params
+    from visreason.data import build_dataset
+
+    params = load_params()
+    params["data"]["eval"]["per_category"] = 1
+    out = tmp_path_factory.mktemp("eval-data") / "data"
+    build_dataset(params, "eval", out)
+    return out

@@ -17,17 +17,12 @@ from visreason.puzzles import CATEGORIES
 def params():
     p = load_params()
     p["captions"] |= {"max_new_tokens": 6, "batch_size": 5}
-    p["data"]["eval"]["per_category"] = 1
     return p
 
 
 @pytest.fixture(scope="module")
-def dataset(params, tmp_path_factory):
-    from visreason.data import build_dataset
-
-    out = tmp_path_factory.mktemp("captions") / "data"
-    build_dataset(params, "eval", out)
-    return out
+def dataset(small_eval_dataset):
+    return small_eval_dataset
 
 
 def records(dataset):

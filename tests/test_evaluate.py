@@ -188,17 +188,12 @@ def params():
     p = load_params()
     p["evaluate"] |= {"max_new_tokens": 6, "batch_size": 4}
     p["captions"] |= {"max_new_tokens": 6, "batch_size": 4}
-    p["data"]["eval"]["per_category"] = 1
     return p
 
 
 @pytest.fixture(scope="module")
-def dataset(params, tmp_path_factory):
-    from visreason.data import build_dataset
-
-    out = tmp_path_factory.mktemp("eval") / "data"
-    build_dataset(params, "eval", out)
-    return out
+def dataset(small_eval_dataset):
+    return small_eval_dataset
 
 
 @pytest.fixture(scope="module")
