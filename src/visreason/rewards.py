@@ -210,12 +210,28 @@ def _plain(text: str) -> str:
     return text[:-1].strip().casefold() if text.endswith(".") else text.casefold()
 
 
-def _integers(pred: str, gold: str) -> tuple[str, str] | None:
-    """The first digit run of `pred` and the gold digits, without leading zeros."""
-    match = _DIGITS.search(pred)
-    if not match:
+def _read_pair(pred: Any, gold: Any, category: str | None) -> tuple[str, Any, Any] | None:
+    """(kind, gold, prediction) as the scorers compare them, or None when the pair cannot score.
+
+    kind `clock`: the first H:MM of each; `integer` (the gold is a run of digits): digit strings
+    without leading zeros, the prediction's first run of digits; `text`: `_plain` of each.
+    """
+    gold = _gold(gold)
+    if not isinstance(pred, str) or gold is None:
         return None
-    return match[0].lstrip("0") or "0", gold.strip().lstrip("0") or "0"
+    if category == "clock":
+        want, got = _clock(gold), _clock(pred)
+        return None if want is None or got is None else ("clock", want, got)
+    if _is_integer(gold):
+        match = _DIGITS.search(pred)
+        return None if not match else ("integer", gold.strip().lstrip("0") or "0", match[0].lstrip("0") or "0")
+    return "text", _plain(gold), _plain(pred)
+
+
+def _exact(kind: str, want: Any, got: Any) -> float:
+    if kind == "clock":
+        return float(_twelve_is_zero(want) == _twelve_is_zero(got))
+    return float(bool(want) and want == got)
 
 
 def score_answer(pred: str | None, gold: str | None, category: str | None) -> float:
@@ -231,19 +247,8 @@ def score_answer(pred: str | None, gold: str | None, category: str | None) -> fl
     >>> score_answer("Left.", "left", "other"), score_answer(None, "4", "maze")
     (1.0, 0.0)
     """
-    gold = _gold(gold)
-    if not isinstance(pred, str) or gold is None:
-        return 0.0
-    if category == "clock":
-        want, got = _clock(gold), _clock(pred)
-        if want is None or got is None:
-            return 0.0
-        return float(_twelve_is_zero(want) == _twelve_is_zero(got))
-    if _is_integer(gold):
-        pair = _integers(pred, gold)
-        return float(pair is not None and pair[0] == pair[1])
-    want = _plain(gold)
-    return float(bool(want) and _plain(pred) == want)
+    pair = _read_pair(pred, gold, category)
+    return 0.0 if pair is None else _exact(*pair)
 
 
 def _circular(a: int, b: int, period: int) -> int:
@@ -262,27 +267,21 @@ def partial_credit(pred: str | None, gold: str | None, category: str | None) -> 
     >>> partial_credit("11:58", "0:02", "clock"), partial_credit("8", "5", "maze")
     (0.8, 0.25)
     """
-    gold = _gold(gold)
-    if not isinstance(pred, str) or gold is None:
+    pair = _read_pair(pred, gold, category)
+    if pair is None:
         return 0.0
-    if category == "clock":
-        want, got = _clock(gold), _clock(pred)
-        if want is None or got is None:
-            return 0.0
+    kind, want, got = pair
+    if kind == "clock":
         dh, dm = _circular(want[0], got[0], 12), _circular(want[1], got[1], 60)
         return 0.5 * (0.0 if dh > 2 else 1 - dh / 5) + 0.5 * (0.0 if dm > 10 else 1 - dm / 20)
-    if _is_integer(gold):
-        pair = _integers(pred, gold)
-        if pair is None:
-            return 0.0
-        got, want = pair
+    if kind == "integer":
         if abs(len(got) - len(want)) > 1:  # at least 10x apart: d > 5
             return 0.0
         if max(len(got), len(want)) > _MAX_INT_DIGITS:
             return float(got == want)
         d = abs(int(got) - int(want))
         return 0.0 if d > 5 else 1 / (1 + d)
-    return score_answer(pred, gold, category)
+    return _exact(kind, want, got)
 
 
 # -- Terms, weights, designs ------------------------------------------------------
