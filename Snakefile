@@ -51,8 +51,8 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         report=rules.report_results.output.report,
         audit=rules.audit_rewards.output.audit,
         previews=expand("results/data/preview-{split}.png", split=["train", "eval"]),
-    default_target: True

@@ -33,15 +33,26 @@ def main() -> int:
     stages = Counter(r.data.tags.get("stage", "?") for r in runs)
     print(f"{len(runs)} runs in {tracking_uri(params)}: " + ", ".join(f"{k} {v}" for k, v in sorted(stages.items())))
     problems = [f"no '{s}' run" for s in ("data", "captions", "train", "evaluate", "report") if not stages[s]]
-    trained = {(r.data.tags.get("reward"), r.data.tags.get("seed")) for r in runs if r.data.tags.get("stage") == "train"}
-    problems += [f"no train run for {r} seed {s}" for r in params["rewards"] for s in params["seeds"] if (r, str(s)) not in trained]
+    trained = {
+        (r.data.tags.get("reward"), r.data.tags.get("seed")) for r in runs if r.data.tags.get("stage") == "train"
+    }
+    problems += [
+        f"no train run for {r} seed {s}"
+        for r in params["rewards"]
+        for s in params["seeds"]
+        if (r, str(s)) not in trained
+    ]
     problems += [
         f"run {r.info.run_id} ({r.data.tags.get('stage')}) lacks tag {t}"
         for r in runs
         for t in ("git_commit", "stage", "scale")
         if not r.data.tags.get(t)
     ]
-    problems += [f"run {r.info.run_id} ({r.data.tags.get('stage')}) ended {r.info.status}" for r in runs if r.info.status != "FINISHED"]
+    problems += [
+        f"run {r.info.run_id} ({r.data.tags.get('stage')}) ended {r.info.status}"
+        for r in runs
+        if r.info.status != "FINISHED"
+    ]
     for p in problems:
         print(f"  problem: {p}", file=sys.stderr)
     return 1 if problems else 0

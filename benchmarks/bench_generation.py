@@ -64,8 +64,12 @@ def child(args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model folder (default: build the tiny model)")
-    parser.add_argument("--backend", default="transformers", choices=["transformers", "vllm"], help="generation backend")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16], help="batch sizes; the first is the baseline")
+    parser.add_argument(
+        "--backend", default="transformers", choices=["transformers", "vllm"], help="generation backend"
+    )
+    parser.add_argument(
+        "--batch-sizes", type=int, nargs="+", default=[1, 16], help="batch sizes; the first is the baseline"
+    )
     parser.add_argument("--n", type=int, default=48, help="puzzles generated per setting")
     parser.add_argument("--max-new-tokens", type=int, default=32, help="tokens generated per puzzle")
     parser.add_argument("--data", default=None, help="evaluation dataset folder (default: generate one)")
@@ -90,16 +94,38 @@ def main() -> None:
             build_dataset(params, "eval", data)
         results = []
         for bs in args.batch_sizes:
-            cmd = [sys.executable, __file__, "--child", "--model", model, "--data", data, "--backend", args.backend,
-                   "--batch-size", str(bs), "--n", str(args.n), "--max-new-tokens", str(args.max_new_tokens)]
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ | {"TOKENIZERS_PARALLELISM": "false"})
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                "--model",
+                model,
+                "--data",
+                data,
+                "--backend",
+                args.backend,
+                "--batch-size",
+                str(bs),
+                "--n",
+                str(args.n),
+                "--max-new-tokens",
+                str(args.max_new_tokens),
+            ]
+            out = subprocess.run(
+                cmd, check=True, capture_output=True, text=True, env=os.environ | {"TOKENIZERS_PARALLELISM": "false"}
+            )
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     base = results[0]["samples_per_s"]
-    print(f"{'batch':>5} {'backend':>12} {'samples/s':>10} {'tokens/s':>9} {'speed-up':>8} {'peak RSS MiB':>12} {'peak GPU MiB':>12}")
+    print(
+        f"{'batch':>5} {'backend':>12} {'samples/s':>10} {'tokens/s':>9} {'speed-up':>8}"
+        f" {'peak RSS MiB':>12} {'peak GPU MiB':>12}"
+    )
     for r in results:
         gpu = f"{r['peak_gpu_mib']:.0f}" if r["peak_gpu_mib"] is not None else "-"
-        print(f"{r['batch_size']:>5} {r['backend']:>12} {r['samples_per_s']:>10.2f} {r['tokens_per_s']:>9.1f} "
-              f"{r['samples_per_s'] / base:>7.2f}x {r['peak_rss_mib']:>12.0f} {gpu:>12}")
+        print(
+            f"{r['batch_size']:>5} {r['backend']:>12} {r['samples_per_s']:>10.2f} {r['tokens_per_s']:>9.1f} "
+            f"{r['samples_per_s'] / base:>7.2f}x {r['peak_rss_mib']:>12.0f} {gpu:>12}"
+        )
 
 
 if __name__ == "__main__":

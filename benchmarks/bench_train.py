@@ -35,18 +35,36 @@ sys.path.insert(0, str(REPO / "tests"))
 # Qwen2.5-VL-7B-Instruct's architecture (config.json of the Hub repo), for --random-weights offline.
 QWEN25_VL_7B = {
     "text_config": {
-        "vocab_size": 152064, "hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28,
-        "num_attention_heads": 28, "num_key_value_heads": 4, "max_position_embeddings": 128000,
+        "vocab_size": 152064,
+        "hidden_size": 3584,
+        "intermediate_size": 18944,
+        "num_hidden_layers": 28,
+        "num_attention_heads": 28,
+        "num_key_value_heads": 4,
+        "max_position_embeddings": 128000,
         "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]},
-        "rms_norm_eps": 1e-6, "bos_token_id": 151643, "eos_token_id": 151645,
+        "rms_norm_eps": 1e-6,
+        "bos_token_id": 151643,
+        "eos_token_id": 151645,
     },
     "vision_config": {
-        "depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16, "patch_size": 14,
-        "spatial_merge_size": 2, "temporal_patch_size": 2, "window_size": 112, "out_hidden_size": 3584,
-        "fullatt_block_indexes": [7, 15, 23, 31], "tokens_per_second": 2,
+        "depth": 32,
+        "hidden_size": 1280,
+        "intermediate_size": 3420,
+        "num_heads": 16,
+        "patch_size": 14,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        "window_size": 112,
+        "out_hidden_size": 3584,
+        "fullatt_block_indexes": [7, 15, 23, 31],
+        "tokens_per_second": 2,
     },
-    "image_token_id": 151655, "video_token_id": 151656, "vision_start_token_id": 151652,
-    "vision_end_token_id": 151653, "tie_word_embeddings": False,
+    "image_token_id": 151655,
+    "video_token_id": 151656,
+    "vision_start_token_id": 151652,
+    "vision_end_token_id": 151653,
+    "tie_word_embeddings": False,
 }
 
 
@@ -66,8 +84,12 @@ def random_weights_model(name: str, out: Path) -> Path:
         processor = load_processor(tiny)
         processor.image_processor.patch_size = 14
         processor.image_processor.size = {"shortest_edge": 56 * 56, "longest_edge": 512 * 28 * 28}
-        for key, token in (("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
-                           ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>")):
+        for key, token in (
+            ("image_token_id", "<|image_pad|>"),
+            ("video_token_id", "<|video_pad|>"),
+            ("vision_start_token_id", "<|vision_start|>"),
+            ("vision_end_token_id", "<|vision_end|>"),
+        ):
             setattr(config, key, processor.tokenizer.convert_tokens_to_ids(token))
     torch.manual_seed(0)
     with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
@@ -114,6 +136,7 @@ def instrument_our_layer() -> dict:
                 return fn(*a, **k)
             finally:
                 spent[key] += sign * (time.perf_counter() - t)
+
         return wrapper
 
     get_reward = R.get_reward
@@ -197,21 +220,35 @@ def bare_trl(params: dict, args, out: Path, timer) -> dict:
 
     cfg = params["train"]
     records = load_records(args.data)
-    dataset = Dataset.from_dict({
-        "prompt": [build_messages(R.format_prompt(args.reward, r["question"]), True) for r in records],
-        "image": [str(Path(args.data) / r["image"]) for r in records],
-        "answer": [r["answer"] for r in records],
-        "category": [r["category"] for r in records],
-    }).cast_column("image", Image())
+    dataset = Dataset.from_dict(
+        {
+            "prompt": [build_messages(R.format_prompt(args.reward, r["question"]), True) for r in records],
+            "image": [str(Path(args.data) / r["image"]) for r in records],
+            "answer": [r["answer"] for r in records],
+            "category": [r["category"] for r in records],
+        }
+    ).cast_column("image", Image())
     derived = _check_settings(cfg, world_size=1)
     config = GRPOConfig(
-        output_dir=str(out / "checkpoints"), seed=0, report_to="none", logging_steps=1, save_strategy="steps",
-        remove_unused_columns=False, use_vllm=derived["use_vllm"], vllm_mode="colocate",
-        gradient_accumulation_steps=derived["gradient_accumulation_steps"], **{k: cfg[k] for k in GRPO_KEYS},
+        output_dir=str(out / "checkpoints"),
+        seed=0,
+        report_to="none",
+        logging_steps=1,
+        save_strategy="steps",
+        remove_unused_columns=False,
+        use_vllm=derived["use_vllm"],
+        vllm_mode="colocate",
+        gradient_accumulation_steps=derived["gradient_accumulation_steps"],
+        **{k: cfg[k] for k in GRPO_KEYS},
     )
-    model = AutoModelForImageTextToText.from_pretrained(args.model, dtype=torch.bfloat16 if cfg["bf16"] else torch.float32)
+    model = AutoModelForImageTextToText.from_pretrained(
+        args.model, dtype=torch.bfloat16 if cfg["bf16"] else torch.float32
+    )
     trainer = GRPOTrainer(
-        model=model, reward_funcs=R.get_reward(args.reward), args=config, train_dataset=dataset,
+        model=model,
+        reward_funcs=R.get_reward(args.reward),
+        args=config,
+        train_dataset=dataset,
         processing_class=load_processor(args.model),
         peft_config=_lora_config(cfg["lora"]) if cfg["lora"]["enabled"] else None,
         callbacks=[timer],
@@ -257,12 +294,28 @@ def main() -> None:
     results = {"ours": [], "bare": []}
     for i in range(args.repeats):
         for kind in ("ours", "bare"):
-            cmd = [sys.executable, __file__, "--worker", kind, "--out", str(tmp / f"{kind}{i}"), "--model", args.model,
-                   "--data", args.data, "--reward", args.reward, "--steps", str(args.steps), "--scale", scale]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--worker",
+                kind,
+                "--out",
+                str(tmp / f"{kind}{i}"),
+                "--model",
+                args.model,
+                "--data",
+                args.data,
+                "--reward",
+                args.reward,
+                "--steps",
+                str(args.steps),
+                "--scale",
+                scale,
+            ]
             cmd += ["--lora"] * args.lora
             cmd += ["--max-completion-length", str(args.max_completion_length)] * bool(args.max_completion_length)
             proc = subprocess.run(cmd, capture_output=True, text=True)
-            line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
+            line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
             if line is None:
                 sys.exit(f"{kind} run failed:\n{proc.stderr[-3000:]}")
             results[kind].append(json.loads(line[7:]))
@@ -270,14 +323,20 @@ def main() -> None:
     med = {k: {m: statistics.median(r[m] for r in v) for m in v[0] if m != "worker"} for k, v in results.items()}
     layer = med["ours"].pop("our_layer_s_per_step")
     overhead = {k: 100 * (med["ours"][k] / med["bare"][k] - 1) for k in ("s_per_step", "cpu_s_per_step")}
-    print(f"\ndevice: {torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU'}; scale {scale}; "
-          f"{args.steps} steps x {args.repeats} runs each; medians:")
+    print(
+        f"\ndevice: {torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU'}; scale {scale}; "
+        f"{args.steps} steps x {args.repeats} runs each; medians:"
+    )
     for key in med["ours"]:
         print(f"  {key:22s} ours {med['ours'][key]:10.3f}   bare TRL {med['bare'][key]:10.3f}")
-    print(f"  side by side, ours vs bare: {overhead['s_per_step']:+.1f}% wall s/step, "
-          f"{overhead['cpu_s_per_step']:+.1f}% CPU s/step")
-    print(f"  time inside our layer: {layer * 1000:.1f} ms/step = {100 * layer / med['bare']['s_per_step']:.1f}% "
-          f"of bare TRL's step (target <= 5%)")
+    print(
+        f"  side by side, ours vs bare: {overhead['s_per_step']:+.1f}% wall s/step, "
+        f"{overhead['cpu_s_per_step']:+.1f}% CPU s/step"
+    )
+    print(
+        f"  time inside our layer: {layer * 1000:.1f} ms/step = {100 * layer / med['bare']['s_per_step']:.1f}% "
+        f"of bare TRL's step (target <= 5%)"
+    )
 
 
 if __name__ == "__main__":

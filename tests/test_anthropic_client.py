@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import yaml
@@ -54,11 +54,19 @@ class MessagesHandler(BaseHTTPRequestHandler):
             content = body["messages"][0]["content"]
             has_image = any(c["type"] == "image" for c in content)
             text = f"<think>image={has_image}</think><answer>{len(content[-1]['text']) % 10}</answer>"
-            scripted = (200, {
-                "id": "msg_test", "type": "message", "role": "assistant", "model": body["model"],
-                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
-                "usage": {"input_tokens": 12, "output_tokens": 7},
-            })
+            scripted = (
+                200,
+                {
+                    "id": "msg_test",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": body["model"],
+                    "content": [{"type": "text", "text": text}],
+                    "stop_reason": "end_turn",
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": 12, "output_tokens": 7},
+                },
+            )
         status, payload = scripted
         data = json.dumps(payload).encode()
         self.send_response(status)
@@ -90,7 +98,9 @@ def image(tmp_path):
 
 
 def backend(tmp_path, **kw):
-    return AnthropicBackend("claude-test", Sampling(max_new_tokens=32), cache_dir=tmp_path / "cache", backoff=0.01, **kw)
+    return AnthropicBackend(
+        "claude-test", Sampling(max_new_tokens=32), cache_dir=tmp_path / "cache", backoff=0.01, **kw
+    )
 
 
 def test_image_and_text_requests_and_cache(server, tmp_path, image):
@@ -139,11 +149,21 @@ def test_gives_up_after_max_retries_and_never_retries_client_errors(server, tmp_
 
 
 def test_truncation_from_stop_reason(server, tmp_path):
-    server.script = [(200, {
-        "id": "m", "type": "message", "role": "assistant", "model": "claude-test", "stop_sequence": None,
-        "content": [{"type": "text", "text": "<think>long"}], "stop_reason": "max_tokens",
-        "usage": {"input_tokens": 3, "output_tokens": 32},
-    })]
+    server.script = [
+        (
+            200,
+            {
+                "id": "m",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-test",
+                "stop_sequence": None,
+                "content": [{"type": "text", "text": "<think>long"}],
+                "stop_reason": "max_tokens",
+                "usage": {"input_tokens": 3, "output_tokens": 32},
+            },
+        )
+    ]
     (gen,) = backend(tmp_path).generate([Request("hello")], seed=0)
     assert gen.truncated and gen.n_tokens == 32 and gen.text == "<think>long"
 
@@ -175,8 +195,21 @@ def cli_setup(tmp_path_factory):
 def test_evaluate_cli_with_claude_on_loopback(mode, server, cli_setup, tmp_path, _mlflow_store):
     from visreason.cli import main
 
-    args = ["evaluate", "--model", "claude:claude-test", "--data", str(cli_setup / "data"), "--mode", mode,
-            "--prompt", "vanilla", "--tag", "claude", "--params", str(cli_setup / "params.yaml")]
+    args = [
+        "evaluate",
+        "--model",
+        "claude:claude-test",
+        "--data",
+        str(cli_setup / "data"),
+        "--mode",
+        mode,
+        "--prompt",
+        "vanilla",
+        "--tag",
+        "claude",
+        "--params",
+        str(cli_setup / "params.yaml"),
+    ]
     assert main([*args, "--out", str(tmp_path / "out")]) == 0
     samples = [json.loads(line) for line in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == len(server.requests) == 9

@@ -34,7 +34,9 @@ def test_oracle_captions_have_fidelity_one(params, dataset, tmp_path):
     summary = build_captions(params, data=dataset, captioner="oracle", out=out)
     assert json.loads((out / "summary.json").read_text()) == summary
     assert summary["fidelity"]["mean"] == 1.0 and set(summary["fidelity"]["per_category"]) == set(CATEGORIES)
-    assert all(c["all_facts_rate"] == 1.0 and c["facts_total"] > 0 for c in summary["fidelity"]["per_category"].values())
+    assert all(
+        c["all_facts_rate"] == 1.0 and c["facts_total"] > 0 for c in summary["fidelity"]["per_category"].values()
+    )
     rows = [json.loads(line) for line in (out / "captions.jsonl").read_text().splitlines()]
     assert [r["caption"] for r in rows] == [r["description"] for r in records(dataset)]
 
@@ -71,7 +73,13 @@ def test_summarize_pools_facts_per_category():
         {"category": "maze", "facts_correct": 9, "facts_total": 12},
     ]
     fid = summarize(rows)["fidelity"]
-    assert fid["per_category"]["clock"] == {"fidelity": 0.5, "all_facts_rate": 0.5, "facts_correct": 1, "facts_total": 2, "n": 2}
+    assert fid["per_category"]["clock"] == {
+        "fidelity": 0.5,
+        "all_facts_rate": 0.5,
+        "facts_correct": 1,
+        "facts_total": 2,
+        "n": 2,
+    }
     assert fid["per_category"]["maze"]["fidelity"] == 0.75 and fid["mean"] == pytest.approx(0.625)
 
 
@@ -89,8 +97,23 @@ def test_bad_inputs(params, dataset, tmp_path, capsys):
         build_captions(params, data=dataset, captioner="oracle", model="x", out=tmp_path / "a")
     with pytest.raises(VisreasonError, match="unknown captioner"):
         build_captions(params, data=dataset, captioner="human", out=tmp_path / "a")
-    code = main(["captions", "--data", str(dataset), "--captioner", "model", "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "a")])
+    code = main(
+        [
+            "captions",
+            "--data",
+            str(dataset),
+            "--captioner",
+            "model",
+            "--model",
+            str(tmp_path / "missing"),
+            "--out",
+            str(tmp_path / "a"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "missing" in err
-    assert main(["captions", "--data", str(tmp_path / "nodata"), "--captioner", "oracle", "--out", str(tmp_path / "a")]) == 2
+    assert (
+        main(["captions", "--data", str(tmp_path / "nodata"), "--captioner", "oracle", "--out", str(tmp_path / "a")])
+        == 2
+    )
     assert not (tmp_path / "a").exists()

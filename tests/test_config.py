@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -92,7 +91,8 @@ def test_cli_reports_one_line_naming_the_key(tmp_path):
     bad.write_text(yaml.safe_dump(edited("train.max_steps", -5)))
     proc = subprocess.run(
         [sys.executable, "-m", "visreason", "report", "--params", str(bad), "--out", str(tmp_path / "r")],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "'train.max_steps'" in proc.stderr
@@ -108,5 +108,10 @@ def test_snakemake_stops_before_any_job_naming_the_key(tmp_path):
     assert "params.yaml: 'rewards': unknown name 'mixtrue'" in proc.stderr + proc.stdout
     # --config may switch the scale only: anything else would desynchronise the DAG and the jobs.
     (tmp_path / "params.yaml").write_text(DEFAULT_PARAMS.read_text())
-    proc = subprocess.run(["snakemake", "-n", "--cores", "1", "--config", "model={name: other}"], cwd=tmp_path, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["snakemake", "-n", "--cores", "1", "--config", "model={name: other}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0 and "may only change `scale`" in proc.stderr + proc.stdout

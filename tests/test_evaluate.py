@@ -25,7 +25,17 @@ from visreason.evaluate import (
 from visreason.generation import Generation
 from visreason.rewards import score_answer
 
-CATEGORIES9 = ["clock", "maze", "move_box", "n_queens", "number_slide", "tower_of_hanoi", "water_jugs", "checker_move", "rotting_kiwi"]
+CATEGORIES9 = [
+    "clock",
+    "maze",
+    "move_box",
+    "n_queens",
+    "number_slide",
+    "tower_of_hanoi",
+    "water_jugs",
+    "checker_move",
+    "rotting_kiwi",
+]
 
 
 # ------------------------------------------------------------------ scoring and intervals
@@ -46,7 +56,9 @@ def released(shared_data):
     rows = []
     for cat in CATEGORIES9:
         lines = (shared_data / "data" / f"{cat}.json").read_text().splitlines()
-        rows += [{"id": f"{cat}-{i}", "category": cat, "answer": json.loads(line)["answer"]} for i, line in enumerate(lines)]
+        rows += [
+            {"id": f"{cat}-{i}", "category": cat, "answer": json.loads(line)["answer"]} for i, line in enumerate(lines)
+        ]
     return rows
 
 
@@ -60,7 +72,9 @@ def score_all(records, answers):
 def test_gold_answers_score_100_and_shuffled_answers_score_chance(released):
     params = load_params()
     cats = params["categories"]
-    gold = accuracy_summary(score_all(released, [r["answer"] for r in released]), cats["in_domain"], cats["out_of_domain"])
+    gold = accuracy_summary(
+        score_all(released, [r["answer"] for r in released]), cats["in_domain"], cats["out_of_domain"]
+    )
     assert gold["mean"]["accuracy"] == gold["in_domain"]["accuracy"] == gold["out_of_domain"]["accuracy"] == 1.0
     assert all(c["accuracy"] == 1.0 and c["n"] == 100 for c in gold["per_category"].values())
 
@@ -89,7 +103,11 @@ def test_gold_answers_score_100_and_shuffled_answers_score_chance(released):
 
 def test_empty_and_answerless_completions_score_zero_and_are_counted():
     rec = {"id": "clock-1", "category": "clock", "answer": "3:15"}
-    gens = [Generation("", 0, False), Generation("<think>3:15</think>", 4, True), Generation("<answer>3:15</answer><answer>3:15</answer>", 9, False)]
+    gens = [
+        Generation("", 0, False),
+        Generation("<think>3:15</think>", 4, True),
+        Generation("<answer>3:15</answer><answer>3:15</answer>", 9, False),
+    ]
     samples = [score_sample(rec, "p", g, "vanilla") for g in gens]
     assert [s["correct"] for s in samples] == [0, 0, 0] and [s["extracted"] for s in samples] == [None, None, None]
     metrics = compute_metrics(samples, load_params(), {})
@@ -98,7 +116,11 @@ def test_empty_and_answerless_completions_score_zero_and_are_counted():
 
 
 def test_means_use_params_categories_and_intervals():
-    samples = [{"category": "clock", "correct": 1}] * 3 + [{"category": "clock", "correct": 0}] + [{"category": "maze", "correct": 0}] * 4
+    samples = (
+        [{"category": "clock", "correct": 1}] * 3
+        + [{"category": "clock", "correct": 0}]
+        + [{"category": "maze", "correct": 0}] * 4
+    )
     samples += [{"category": "water_jugs", "correct": 1}] * 2
     acc = accuracy_summary(samples, ["clock", "maze"], ["water_jugs", "checker_move"])
     assert acc["per_category"]["clock"]["accuracy"] == 0.75
@@ -111,11 +133,19 @@ def test_means_use_params_categories_and_intervals():
 
 def test_aggregate_seeds_mean_and_spread():
     def m(mean, clock):
-        return {"accuracy": {"per_category": {"clock": {"accuracy": clock}}, "mean": {"accuracy": mean},
-                             "in_domain": {"accuracy": clock}, "out_of_domain": None}}
+        return {
+            "accuracy": {
+                "per_category": {"clock": {"accuracy": clock}},
+                "mean": {"accuracy": mean},
+                "in_domain": {"accuracy": clock},
+                "out_of_domain": None,
+            }
+        }
 
     agg = aggregate_seeds([m(0.1, 0.2), m(0.2, 0.4), m(0.3, 0.3)])
-    assert agg["n_seeds"] == 3 and agg["mean"]["mean"] == pytest.approx(0.2) and agg["mean"]["std"] == pytest.approx(0.1)
+    assert (
+        agg["n_seeds"] == 3 and agg["mean"]["mean"] == pytest.approx(0.2) and agg["mean"]["std"] == pytest.approx(0.1)
+    )
     assert agg["per_category"]["clock"]["min"] == 0.2 and agg["per_category"]["clock"]["max"] == 0.4
     assert agg["out_of_domain"] is None
     with pytest.raises(VisreasonError):
@@ -157,7 +187,10 @@ def test_behaviour_flags_on_hand_written_completions():
 
 def test_contradiction_definition():
     # The last conclusion sentence says 7, the answer says 5.
-    assert flags("<think>Row 3 has 2 cells. The total is 7.</think><answer>5</answer>", "maze", "5")["contradiction"] is True
+    assert (
+        flags("<think>Row 3 has 2 cells. The total is 7.</think><answer>5</answer>", "maze", "5")["contradiction"]
+        is True
+    )
     # Agreeing values; 12:05 and 0:05 are the same clock time for the scorer.
     assert flags("<think>So it is 12:05.</think><answer>0:05</answer>", gold="0:05")["contradiction"] is False
     # No conclusion cue, no answer, or no value: not counted.
@@ -212,8 +245,16 @@ def read_samples(out):
 @pytest.mark.parametrize("mode", ["image", "text", "image+caption"])
 def test_evaluate_tiny_model_all_modes(mode, params, dataset, oracle_captions, tiny_model, tmp_path):
     out = tmp_path / mode
-    metrics = evaluate(params, model=str(tiny_model), data=dataset, mode=mode, prompt="mixture", tag="mixture-seed3",
-                       out=out, captions=oracle_captions if mode == "image+caption" else None)
+    metrics = evaluate(
+        params,
+        model=str(tiny_model),
+        data=dataset,
+        mode=mode,
+        prompt="mixture",
+        tag="mixture-seed3",
+        out=out,
+        captions=oracle_captions if mode == "image+caption" else None,
+    )
     samples = read_samples(out)
     assert len(samples) == metrics["n"] == 9 and json.loads((out / "metrics.json").read_text()) == metrics
     assert set(metrics["accuracy"]["per_category"]) == set(CATEGORIES9)
@@ -232,7 +273,16 @@ def test_evaluate_tiny_model_all_modes(mode, params, dataset, oracle_captions, t
 
 
 def test_evaluate_multiple_choice_shows_options(params, dataset, tiny_model, tmp_path):
-    evaluate(params, model=str(tiny_model), data=dataset, mode="text", prompt="vanilla", tag="base", out=tmp_path, answer_format="multiple_choice")
+    evaluate(
+        params,
+        model=str(tiny_model),
+        data=dataset,
+        mode="text",
+        prompt="vanilla",
+        tag="base",
+        out=tmp_path,
+        answer_format="multiple_choice",
+    )
     assert all("Options: " in s["prompt"] for s in read_samples(tmp_path))
 
 
@@ -248,7 +298,9 @@ def test_resume_only_generates_the_rest(params, dataset, tiny_model, tmp_path):
     kept = [dict(s, completion="<answer>KEPT</answer>") for s in done[:5]]
     lines = "".join(json.dumps(s) + "\n" for s in kept) + json.dumps(done[5])[:40]
     (part / "samples.jsonl").write_text(lines)
-    metrics = evaluate(params, model=str(tiny_model), data=dataset, mode="image", prompt="vanilla", tag="base", out=part)
+    metrics = evaluate(
+        params, model=str(tiny_model), data=dataset, mode="image", prompt="vanilla", tag="base", out=part
+    )
     resumed = {s["id"]: s for s in read_samples(part)}
     assert len(resumed) == len(read_samples(part)) == metrics["n"] == 9
     assert all(resumed[s["id"]]["completion"] == "<answer>KEPT</answer>" for s in kept)
@@ -289,7 +341,10 @@ def test_bad_inputs_fail_before_generation(params, dataset, oracle_captions, tin
     cases = [
         (["--model", str(tmp_path / "no-such-model"), "--mode", "image", "--out", str(out)], "no-such-model"),
         (["--model", str(tiny_model), "--mode", "image+caption", "--out", str(out)], "needs --captions"),
-        (["--model", str(tiny_model), "--mode", "image+caption", "--captions", str(tmp_path), "--out", str(out)], "captions not found"),
+        (
+            ["--model", str(tiny_model), "--mode", "image+caption", "--captions", str(tmp_path), "--out", str(out)],
+            "captions not found",
+        ),
         (["--model", str(tiny_model), "--mode", "image", "--prompt", "nope", "--out", str(out)], "nope"),
         (["--model", "claude:", "--mode", "text", "--out", str(out)], "missing the model id"),
     ]
@@ -308,22 +363,50 @@ def test_split_without_descriptions_or_captions_is_refused(params, dataset, orac
     bad = tmp_path / "data"
     shutil.copytree(dataset, bad)
     records = [json.loads(line) for line in (bad / "records.jsonl").read_text().splitlines()]
-    (bad / "records.jsonl").write_text("".join(json.dumps({k: v for k, v in r.items() if k != "description"}) + "\n" for r in records))
+    (bad / "records.jsonl").write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k != "description"}) + "\n" for r in records)
+    )
     with pytest.raises(VisreasonError, match="description"):
-        evaluate(params, model=str(tiny_model), data=bad, mode="text", prompt="vanilla", tag="base", out=tmp_path / "o1")
+        evaluate(
+            params, model=str(tiny_model), data=bad, mode="text", prompt="vanilla", tag="base", out=tmp_path / "o1"
+        )
     caps = tmp_path / "caps"
     shutil.copytree(oracle_captions, caps)
     lines = (caps / "captions.jsonl").read_text().splitlines()
     (caps / "captions.jsonl").write_text("\n".join(lines[1:]) + "\n")
     missing = json.loads(lines[0])["id"]
     with pytest.raises(VisreasonError, match=f"record {missing}: no caption"):
-        evaluate(params, model=str(tiny_model), data=dataset, mode="image+caption", captions=caps, prompt="vanilla", tag="base", out=tmp_path / "o2")
+        evaluate(
+            params,
+            model=str(tiny_model),
+            data=dataset,
+            mode="image+caption",
+            captions=caps,
+            prompt="vanilla",
+            tag="base",
+            out=tmp_path / "o2",
+        )
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
 
 
 def test_claude_without_key_is_one_clear_line(dataset, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    code = main(["evaluate", "--model", "claude:claude-3-5-sonnet-20241022", "--data", str(dataset), "--mode", "text",
-                 "--prompt", "vanilla", "--tag", "claude", "--out", str(tmp_path / "o")])
+    code = main(
+        [
+            "evaluate",
+            "--model",
+            "claude:claude-3-5-sonnet-20241022",
+            "--data",
+            str(dataset),
+            "--mode",
+            "text",
+            "--prompt",
+            "vanilla",
+            "--tag",
+            "claude",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "cannot run" in err

@@ -62,11 +62,16 @@ def test_reloads_offline_with_auto_classes_and_generates(tiny_model):
     assert type(model).__name__ == "Qwen2_5_VLForConditionalGeneration"
     tok = processor.tokenizer
     for token in SPECIAL_TOKENS:
-        assert tok.convert_tokens_to_ids(token) == json.loads((tiny_model / "visreason_model.json").read_text())[
-            "special_token_ids"
-        ][token]
-    text = processor.apply_chat_template(build_messages("How many turns?", True), add_generation_prompt=True, tokenize=False)
-    assert text.endswith("<|vision_start|><|image_pad|><|vision_end|>How many turns?<|im_end|>\n<|im_start|>assistant\n")
+        assert (
+            tok.convert_tokens_to_ids(token)
+            == json.loads((tiny_model / "visreason_model.json").read_text())["special_token_ids"][token]
+        )
+    text = processor.apply_chat_template(
+        build_messages("How many turns?", True), add_generation_prompt=True, tokenize=False
+    )
+    assert text.endswith(
+        "<|vision_start|><|image_pad|><|vision_end|>How many turns?<|im_end|>\n<|im_start|>assistant\n"
+    )
     inputs = processor(text=[text], images=[Image.new("RGB", (200, 120), "white")], return_tensors="pt")
     # 200x120 is scaled under max_pixels onto the 16 px grid: 8x4 merged image tokens
     assert int((inputs["input_ids"] == model.config.image_token_id).sum()) == inputs["image_grid_thw"].prod() // 4

@@ -17,6 +17,8 @@ from visreason.puzzles import CATEGORIES
 from visreason.puzzles.base import PuzzleError
 from visreason.puzzles.number_slide import slide
 
+SEQ_UP_LEFT = " such that the open position is seen moving in the following sequence: up, left. What is the "
+
 OOD = ["number_slide", "tower_of_hanoi", "water_jugs", "checker_move", "rotting_kiwi"]
 
 # ---------------------------------------------------------------- number_slide
@@ -38,20 +40,60 @@ def slide_q(n: int, tail: str) -> str:
         # 2 moves: LL, LU, UL, UU, and LR = UD = the start board (moving back counts) -> 5.
         (2, ". How many unique final board positions can you reach?", "5"),
         # after 1 move the bottom row is 7 0 8 (15) or 7 8 6 (21)
-        (1, ". What is the maximum sum that you can achieve across the bottom most row in the final board position?", "21"),
-        (1, ". What is the minimum sum that you can achieve across the bottom most row in the final board position?", "15"),
+        (
+            1,
+            ". What is the maximum sum that you can achieve across the bottom most row in the final board position?",
+            "21",
+        ),
+        (
+            1,
+            ". What is the minimum sum that you can achieve across the bottom most row in the final board position?",
+            "15",
+        ),
         # the right column is 3 6 8 (17) or 3 0 6 (9)
-        (1, ". What is the minimum sum that you can achieve across the right most column in the final board position?", "9"),
-        (1, ". What is the maximum sum that you can achieve across the left most column in the final board position?", "12"),
+        (
+            1,
+            ". What is the minimum sum that you can achieve across the right most column in the final board position?",
+            "9",
+        ),
+        (
+            1,
+            ". What is the maximum sum that you can achieve across the left most column in the final board position?",
+            "12",
+        ),
         # after 2 moves the top row is 1 2 3 (6) or 1 2 0 (3, after up, up)
         (2, ". What is the minimum sum that you can achieve across the top most row in the final board position?", "3"),
         # up, left -> [[1,2,3],[4,0,5],[7,8,6]]: row 4 _ 5, column 2 _ 8 (the open position is no number)
-        (2, " such that the open position is seen moving in the following sequence: up, left. What is the maximum number in the row which now has the open position?", "5"),
-        (2, " such that the open position is seen moving in the following sequence: up, left. What is the minimum number in the row which now has the open position?", "4"),
-        (2, " such that the open position is seen moving in the following sequence: up, left. What is the sum of numbers of the row which now has the open position?", "9"),
-        (2, " such that the open position is seen moving in the following sequence: up, left. What is the maximum number in the column which now has the open position?", "8"),
-        (2, " such that the open position is seen moving in the following sequence: up, left. What is the minimum number in the column which now has the open position?", "2"),
-        (2, " such that the open position is seen moving in the following sequence: up, left. What is the sum of numbers of the column which now has the open position?", "10"),
+        (
+            2,
+            SEQ_UP_LEFT + "maximum number in the row which now has the open position?",
+            "5",
+        ),
+        (
+            2,
+            SEQ_UP_LEFT + "minimum number in the row which now has the open position?",
+            "4",
+        ),
+        (
+            2,
+            SEQ_UP_LEFT + "sum of numbers of the row which now has the open position?",
+            "9",
+        ),
+        (
+            2,
+            SEQ_UP_LEFT + "maximum number in the column which now has the open position?",
+            "8",
+        ),
+        (
+            2,
+            SEQ_UP_LEFT + "minimum number in the column which now has the open position?",
+            "2",
+        ),
+        (
+            2,
+            SEQ_UP_LEFT + "sum of numbers of the column which now has the open position?",
+            "10",
+        ),
     ],
 )
 def test_number_slide_question_types(moves, tail, answer):
@@ -68,13 +110,48 @@ def test_number_slide_parsing_ignores_case_and_line_breaks():
     [
         ({"starting_grid": GRID}, "What is the answer?", "perform exactly N moves"),
         ({"starting_grid": GRID}, slide_q(1, ". What is the colour of the board?"), "no quantity"),
-        ({"starting_grid": GRID, "total_moves": 3}, slide_q(1, ". How many unique final board positions can you reach?"), "total_moves"),
-        ({"starting_grid": GRID}, slide_q(1, " such that the open position is seen moving in the following sequence: down. What is the sum of numbers of the row which now has the open position?"), "wall"),
-        ({"starting_grid": GRID}, slide_q(3, " such that the open position is seen moving in the following sequence: up, left. What is the sum of numbers of the row which now has the open position?"), "lists 2 moves"),
-        ({"starting_grid": GRID}, slide_q(1, ". What is the maximum sum that you can achieve across the top most column in the final board position?"), "no such line"),
+        (
+            {"starting_grid": GRID, "total_moves": 3},
+            slide_q(1, ". How many unique final board positions can you reach?"),
+            "total_moves",
+        ),
+        (
+            {"starting_grid": GRID},
+            slide_q(
+                1,
+                " such that the open position is seen moving in the following sequence: down."
+                " What is the sum of numbers of the row which now has the open position?",
+            ),
+            "wall",
+        ),
+        (
+            {"starting_grid": GRID},
+            slide_q(
+                3,
+                SEQ_UP_LEFT + "sum of numbers of the row which now has the open position?",
+            ),
+            "lists 2 moves",
+        ),
+        (
+            {"starting_grid": GRID},
+            slide_q(
+                1,
+                ". What is the maximum sum that you can achieve across the top most column"
+                " in the final board position?",
+            ),
+            "no such line",
+        ),
         ({}, slide_q(1, ". How many unique final board positions can you reach?"), "missing key"),
-        ({"starting_grid": [[1, 2], [3, 4]]}, slide_q(1, ". How many unique final board positions can you reach?"), "0..3"),
-        ({"starting_grid": [[1, 2, 0], [3, 4]]}, slide_q(1, ". How many unique final board positions can you reach?"), "square"),
+        (
+            {"starting_grid": [[1, 2], [3, 4]]},
+            slide_q(1, ". How many unique final board positions can you reach?"),
+            "0..3",
+        ),
+        (
+            {"starting_grid": [[1, 2, 0], [3, 4]]},
+            slide_q(1, ". How many unique final board positions can you reach?"),
+            "square",
+        ),
     ],
 )
 def test_number_slide_bad_input(solution, question, match):
@@ -156,7 +233,9 @@ CLASSIC_JUGS = {"num_jugs": 3, "capacities": [8, 5, 3], "total_water": 8, "start
 
 
 def test_water_jugs_classic_8_5_3_needs_7_pours():
-    question = "The objective is to reach the amounts of 4, 4, 0 litres of water in the jugs from left to right. " + JUGS_Q
+    question = (
+        "The objective is to reach the amounts of 4, 4, 0 litres of water in the jugs from left to right. " + JUGS_Q
+    )
     assert JUGS.solve(CLASSIC_JUGS, question) == "7"
 
 
@@ -200,7 +279,12 @@ CHECKER_Q = "How many moves are required to reach the ending configuration from 
 
 @pytest.mark.parametrize("g, r", [(1, 1), (1, 2), (2, 2), (3, 2), (3, 3)])
 def test_checker_classic_swap_needs_gr_plus_g_plus_r(g, r):
-    sol = {"start_position": "G" * g + "_" + "R" * r, "end_position": "R" * r + "_" + "G" * g, "green_checkers": g, "red_checkers": r}
+    sol = {
+        "start_position": "G" * g + "_" + "R" * r,
+        "end_position": "R" * r + "_" + "G" * g,
+        "green_checkers": g,
+        "red_checkers": r,
+    }
     assert CHECKER.solve(sol, CHECKER_Q) == str(g * r + g + r)
 
 
@@ -274,6 +358,7 @@ def test_kiwi_describe_uses_legend():
 
 
 # ---------------------------------------------------------------- all five
+
 
 @pytest.mark.parametrize("category, answers", [("tower_of_hanoi", 6), ("water_jugs", 4), ("rotting_kiwi", 6)])
 def test_sampled_answers_cover_the_released_range(category, answers):

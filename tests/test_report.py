@@ -15,7 +15,17 @@ from visreason import VisreasonError
 from visreason.config import load_params
 from visreason.report import build_report, fmt, seed_stats, split_tag
 
-CATS = ["clock", "maze", "move_box", "n_queens", "number_slide", "tower_of_hanoi", "water_jugs", "checker_move", "rotting_kiwi"]
+CATS = [
+    "clock",
+    "maze",
+    "move_box",
+    "n_queens",
+    "number_slide",
+    "tower_of_hanoi",
+    "water_jugs",
+    "checker_move",
+    "rotting_kiwi",
+]
 IN_DOMAIN = CATS[:4]
 
 
@@ -24,7 +34,11 @@ def metrics(per_cat: dict[str, float], mode: str = "image") -> dict:
 
     def mean(cats):
         cats = [c for c in cats if c in per_cat]
-        return {"accuracy": sum(per_cat[c] for c in cats) / len(cats), "n": 10 * len(cats), "categories": cats} if cats else None
+        return (
+            {"accuracy": sum(per_cat[c] for c in cats) / len(cats), "n": 10 * len(cats), "categories": cats}
+            if cats
+            else None
+        )
 
     return {
         "mode": mode,
@@ -35,8 +49,17 @@ def metrics(per_cat: dict[str, float], mode: str = "image") -> dict:
             "in_domain": mean(IN_DOMAIN),
             "out_of_domain": mean(CATS[4:]),
         },
-        "behaviour": {"all": {"n": 90, "mean_tokens": 42.0, "truncation_rate": 0.1, "structure_rate": 0.5,
-                              "self_reflection_rate": 0.2, "visual_reference_rate": 0.3, "contradiction_rate": None}},
+        "behaviour": {
+            "all": {
+                "n": 90,
+                "mean_tokens": 42.0,
+                "truncation_rate": 0.1,
+                "structure_rate": 0.5,
+                "self_reflection_rate": 0.2,
+                "visual_reference_rate": 0.3,
+                "contradiction_rate": None,
+            }
+        },
     }
 
 
@@ -49,7 +72,9 @@ def write(path: Path, obj) -> None:
 def results(tmp_path) -> Path:
     root = tmp_path / "results"
     for mode, shift in [("image", 0.0), ("text", 0.5), ("image+caption", 0.2)]:
-        write(root / "eval/base" / mode / "metrics.json", metrics({c: 0.1 + shift * (c == "clock") for c in CATS}, mode))
+        write(
+            root / "eval/base" / mode / "metrics.json", metrics({c: 0.1 + shift * (c == "clock") for c in CATS}, mode)
+        )
     write(root / "eval/mixture-seed0/image/metrics.json", metrics({c: 0.2 for c in CATS}))
     write(root / "eval/mixture-seed1/image/metrics.json", metrics({c: 0.4 for c in CATS}))
     write(root / "eval/vanilla-seed0/image/metrics.json", metrics({c: 0.3 for c in CATS}))
@@ -112,7 +137,8 @@ def test_corrupt_metrics_name_the_file(results, tmp_path):
 def test_cli_one_line_error(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "visreason", "report", "--results", str(tmp_path), "--out", str(tmp_path / "r")],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "no evaluation metrics" in proc.stderr
@@ -133,7 +159,9 @@ def test_cli_writes_the_report_and_logs_an_mlflow_run(results, tmp_path, _mlflow
 
     proc = subprocess.run(
         [sys.executable, "-m", "visreason", "report", "--results", str(results), "--out", str(tmp_path / "r")],
-        capture_output=True, text=True, env={**os.environ, "MLFLOW_TRACKING_URI": _mlflow_store},
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": _mlflow_store},
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "r" / "report.md").is_file()
@@ -141,4 +169,7 @@ def test_cli_writes_the_report_and_logs_an_mlflow_run(results, tmp_path, _mlflow
     exp = client.get_experiment_by_name(load_params()["tracking"]["experiment"])
     run = client.search_runs([exp.experiment_id], "tags.stage = 'report'", order_by=["start_time DESC"])[0]
     assert run.data.metrics["accuracy/mixture-seed1/image/mean"] == 40.0
-    assert {a.path for a in client.list_artifacts(run.info.run_id, "report")} >= {"report/report.md", "report/image_vs_text.png"}
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "report")} >= {
+        "report/report.md",
+        "report/image_vs_text.png",
+    }

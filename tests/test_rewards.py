@@ -51,7 +51,16 @@ def test_module_docstring_examples_hold():
 
 def test_sentence_split_rules():
     text = "Pi is 3.14 exactly. Is it?Yes!  e.g. this\nnew   line\r\nWow!!! Next...  end.\n\n"
-    assert sentences(text) == ["Pi is 3.14 exactly.", "Is it?Yes!", "e.g.", "this", "new   line", "Wow!!!", "Next...", "end."]
+    assert sentences(text) == [
+        "Pi is 3.14 exactly.",
+        "Is it?Yes!",
+        "e.g.",
+        "this",
+        "new   line",
+        "Wow!!!",
+        "Next...",
+        "end.",
+    ]
     assert sentences(" \n\t. ") == ["."]
     assert sentences("") == []
 
@@ -78,7 +87,8 @@ def test_nested_markup_is_kept_verbatim():
 
 
 def test_visual_blocks_only_inside_first_think():
-    text = "<visual>Out.</visual><think>In. <visual>A.</visual> <visual>B.</visual></think><think><visual>C.</visual></think>"
+    text = "<visual>Out.</visual><think>In. <visual>A.</visual> <visual>B.</visual></think>"
+    text += "<think><visual>C.</visual></think>"
     assert parse(text).visual == pytest.approx(T2)  # "A.\nB."
     assert parse("<visual>Out.</visual><think>No visual.</think>").visual == 0.0
     assert parse("<think>x</think><think><visual>Later.</visual></think>").visual == 0.0
@@ -143,7 +153,14 @@ def test_score_answer_integers(pred, gold, expected):
 
 @pytest.mark.parametrize(
     "pred, gold, expected",
-    [("Left.", "left", 1.0), ("  LEFT ", "left.", 1.0), ("left..", "left", 0.0), ("right", "left", 0.0), ("", "", 0.0), (".", ".", 0.0)],
+    [
+        ("Left.", "left", 1.0),
+        ("  LEFT ", "left.", 1.0),
+        ("left..", "left", 0.0),
+        ("right", "left", 0.0),
+        ("", "", 0.0),
+        (".", ".", 0.0),
+    ],
 )
 def test_score_answer_other(pred, gold, expected):
     assert score_answer(pred, gold, "board_tile") == expected
@@ -176,7 +193,15 @@ def test_partial_credit_clock(pred, gold, expected):
 
 @pytest.mark.parametrize(
     "pred, gold, expected",
-    [("5", "5", 1.0), ("6", "5", 0.5), ("10", "5", 1 / 6), ("0", "5", 1 / 6), ("11", "5", 0.0), ("9" * 5000, "5", 0.0), ("x", "5", 0.0)],
+    [
+        ("5", "5", 1.0),
+        ("6", "5", 0.5),
+        ("10", "5", 1 / 6),
+        ("0", "5", 1 / 6),
+        ("11", "5", 0.0),
+        ("9" * 5000, "5", 0.0),
+        ("x", "5", 0.0),
+    ],
 )
 def test_partial_credit_integers(pred, gold, expected):
     assert partial_credit(pred, gold, "maze") == pytest.approx(expected)
@@ -238,11 +263,25 @@ def test_chat_message_completions():
     text = "<think>Ok.</think><answer>5</answer>"
     as_chat = [
         [{"role": "assistant", "content": text}],
-        [{"role": "assistant", "content": [{"type": "text", "text": "<think>Ok.</think>"}, {"type": "text", "text": "<answer>5</answer>"}]}],
+        [
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "text", "text": "<think>Ok.</think>"},
+                    {"type": "text", "text": "<answer>5</answer>"},
+                ],
+            }
+        ],
         {"role": "assistant", "content": text},
     ]
     assert REWARDS["vanilla"](as_chat, ["5"] * 3, ["maze"] * 3) == pytest.approx([0.1 * T1 + 0.9] * 3)
-    odd = [[{"role": "assistant", "content": None}], [{"role": "user", "content": text}], None, 42, [{"content": [{"type": "image"}]}]]
+    odd = [
+        [{"role": "assistant", "content": None}],
+        [{"role": "user", "content": text}],
+        None,
+        42,
+        [{"content": [{"type": "image"}]}],
+    ]
     for name in NAMES:
         assert REWARDS[name](odd, ["5"] * 5, ["maze"] * 5) == [0.0] * 5
 
@@ -254,12 +293,21 @@ def test_trl_keyword_call_and_per_term_metrics():
         trainer_state=None, log_extra=lambda *a: None, log_metric=lambda k, v: logged.__setitem__(k, v),
     )  # fmt: skip
     assert out == pytest.approx([0.1 * T3 + 0.1 * T1 + 0.8])
-    assert logged == pytest.approx({"rewards/visual_fusion/think": T3, "rewards/visual_fusion/visual": T1, "rewards/visual_fusion/accuracy": 1.0})
+    assert logged == pytest.approx(
+        {"rewards/visual_fusion/think": T3, "rewards/visual_fusion/visual": T1, "rewards/visual_fusion/accuracy": 1.0}
+    )
 
 
 def test_unknown_name_and_bad_columns():
-    for call in (lambda: get_reward("mixtur"), lambda: reward_terms("mixtur", [], [], []), lambda: format_prompt("mixtur", "q")):
-        with pytest.raises(VisreasonError, match="unknown reward 'mixtur'.*vanilla, only_accuracy, mixture, continuous, visual_fusion, no_accuracy"):
+    for call in (
+        lambda: get_reward("mixtur"),
+        lambda: reward_terms("mixtur", [], [], []),
+        lambda: format_prompt("mixtur", "q"),
+    ):
+        with pytest.raises(
+            VisreasonError,
+            match="unknown reward 'mixtur'.*vanilla, only_accuracy, mixture, continuous, visual_fusion, no_accuracy",
+        ):
             call()
     with pytest.raises(VisreasonError, match="'answer' has 1 values for 2 completions"):
         REWARDS["mixture"](["a", "b"], ["5"], "maze")
@@ -269,7 +317,25 @@ def test_unknown_name_and_bad_columns():
 # -- Properties -----------------------------------------------------------------------
 
 TOKENS = [f"<{t}>" for t in ("image description", "think", "rethink", "visual", "answer")]
-TOKENS += [t.replace("<", "</") for t in TOKENS] + [". ", "! ", "?", "\n", " ", "5", "4:23", "12:05", "Same.", "ΑΣ.", "İ", "\u2028", "\x00", "\t", "\x1f", "  ", "\r\n"]
+TOKENS += [t.replace("<", "</") for t in TOKENS] + [
+    ". ",
+    "! ",
+    "?",
+    "\n",
+    " ",
+    "5",
+    "4:23",
+    "12:05",
+    "Same.",
+    "ΑΣ.",
+    "İ",
+    "\u2028",
+    "\x00",
+    "\t",
+    "\x1f",
+    "  ",
+    "\r\n",
+]
 tag_soup = st.lists(st.one_of(st.sampled_from(TOKENS), st.text(max_size=8)), max_size=60).map("".join)
 completions = st.one_of(st.text(), tag_soup)
 golds = st.one_of(st.sampled_from(["5", "12", "4:23", "0:05", "left"]), st.text(max_size=6))
@@ -338,10 +404,18 @@ def test_prompts_name_each_designs_tags():
 
 
 def test_prompt_options_and_text_mode():
-    prompt = format_prompt("mixture", "How many moves?", options=["1", "4", "2"], description="A 3 x 3 grid, box at (1, 2).")
+    prompt = format_prompt(
+        "mixture", "How many moves?", options=["1", "4", "2"], description="A 3 x 3 grid, box at (1, 2)."
+    )
     assert prompt.startswith("The puzzle state is described below instead of shown:\nA 3 x 3 grid, box at (1, 2).\n")
     assert "Options: 1, 4, 2." in prompt and "the image" not in prompt and "the puzzle state inside" in prompt
-    for kwargs in ({"options": []}, {"options": ["1", " "]}, {"options": "12"}, {"description": ""}, {"description": 3}):
+    for kwargs in (
+        {"options": []},
+        {"options": ["1", " "]},
+        {"options": "12"},
+        {"description": ""},
+        {"description": 3},
+    ):
         with pytest.raises(VisreasonError, match="format_prompt"):
             format_prompt("vanilla", "q", **kwargs)
     with pytest.raises(VisreasonError, match="question"):

@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -44,8 +43,13 @@ def test_start_run_tags_params_and_inputs(tmp_path, monkeypatch):
     data.mkdir()
     (data / "records.jsonl").write_text('{"id": 1}\n')
     params = load_params()
-    with start_run(params, "evaluate", run_name="eval-base", inputs={"data": data, "gone": tmp_path / "x"},
-                   tags={"reward": "mixture", "seed": 3}) as run:
+    with start_run(
+        params,
+        "evaluate",
+        run_name="eval-base",
+        inputs={"data": data, "gone": tmp_path / "x"},
+        tags={"reward": "mixture", "seed": 3},
+    ) as run:
         import mlflow
 
         mlflow.log_metric("accuracy", 0.25)
@@ -80,7 +84,9 @@ def test_flatten():
 def _parallel_jobs(uri: str, n: int, steps: int) -> None:
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
     procs = [
-        subprocess.Popen([sys.executable, "-c", WORKER, f"reward{i}", str(steps)], env=env, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, f"reward{i}", str(steps)], env=env, stderr=subprocess.PIPE, text=True
+        )
         for i in range(n)
     ]
     errors = [p.communicate()[1] for p in procs if p.wait() != 0]
@@ -125,9 +131,23 @@ def test_tracking_server_mode(tmp_path):
     """The cluster setup: jobs log to `mlflow server` over HTTP (MLFLOW_TRACKING_URI)."""
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
     )
     uri = f"http://127.0.0.1:{port}"
     try:

@@ -29,10 +29,16 @@ def write_dataset(root: Path, n: int = 8) -> Path:
         image.save(root / "images" / "clock" / f"{rid}.png")
         hour = i % 12 + 1
         record = {
-            "id": rid, "category": "clock", "image": f"images/clock/{rid}.png",
-            "question": f"What time does the clock show? ({i})", "options": [f"{hour}:00", f"{hour % 12 + 1}:00"],
-            "answer": f"{hour}:00", "solution": {"hour": hour, "minute": 0}, "description": f"It is {hour}:00.",
-            "source": "test", "split": "train",
+            "id": rid,
+            "category": "clock",
+            "image": f"images/clock/{rid}.png",
+            "question": f"What time does the clock show? ({i})",
+            "options": [f"{hour}:00", f"{hour % 12 + 1}:00"],
+            "answer": f"{hour}:00",
+            "solution": {"hour": hour, "minute": 0},
+            "description": f"It is {hour}:00.",
+            "source": "test",
+            "split": "train",
         }
         lines.append(json.dumps(record))
     (root / "records.jsonl").write_text("\n".join(lines) + "\n")
@@ -66,17 +72,27 @@ def test_learning_signal_and_trained_weights_reload(tiny_model, data, tmp_path):
 
     from visreason.models import load_model_and_processor
 
-    params = smoke_params(max_steps=40, learning_rate=2e-2, max_completion_length=16, num_generations=8,
-                          per_device_train_batch_size=16, log_completions_steps=20)
-    summary = run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "out",
-                  reward_fn=even_token_reward)
+    params = smoke_params(
+        max_steps=40,
+        learning_rate=2e-2,
+        max_completion_length=16,
+        num_generations=8,
+        per_device_train_batch_size=16,
+        log_completions_steps=20,
+    )
+    summary = run(
+        params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "out", reward_fn=even_token_reward
+    )
     history = json.loads((tmp_path / "out" / "checkpoints" / "checkpoint-40" / "trainer_state.json").read_text())
     rewards = [h["reward"] for h in history["log_history"] if "reward" in h]
     assert len(rewards) == summary["steps"] == 40
     first, last = _mean(rewards[:10]), _mean(rewards[-10:])
     assert last > first + 0.15, f"mean reward did not rise: first quarter {first:.3f}, last quarter {last:.3f}"
 
-    before, after = load_file(tiny_model / "model.safetensors"), load_file(tmp_path / "out" / "final" / "model.safetensors")
+    before, after = (
+        load_file(tiny_model / "model.safetensors"),
+        load_file(tmp_path / "out" / "final" / "model.safetensors"),
+    )
     assert before.keys() == after.keys()
     assert not (before["lm_head.weight"] == after["lm_head.weight"]).all()
     model, processor = load_model_and_processor(tmp_path / "out" / "final")
@@ -108,7 +124,9 @@ def test_killed_run_resumes_without_replaying_data(tiny_model, data, tmp_path):
     # 8 records, 2 prompts per step: an epoch is 4 steps; the run is killed in epoch 1, after checkpoint 5
     params = smoke_params(max_steps=7, save_steps=5, learning_rate=1e-2)
     straight = Recorder()
-    reference = run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "a", reward_fn=straight)
+    reference = run(
+        params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "a", reward_fn=straight
+    )
 
     killed = Recorder(crash_at=6)
     with pytest.raises(RuntimeError, match="preemption"):
@@ -129,17 +147,26 @@ def test_killed_run_resumes_without_replaying_data(tiny_model, data, tmp_path):
     # a longer rerun extends the finished run from its last checkpoint; an equal one does nothing
     params["train"]["max_steps"] = 8
     more = Recorder()
-    assert run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b", reward_fn=more)["steps"] == 8
+    assert (
+        run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b", reward_fn=more)["steps"]
+        == 8
+    )
     assert len(more.batches) == 1
     again = Recorder()
-    assert run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b", reward_fn=again)["steps"] == 8
+    assert (
+        run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b", reward_fn=again)["steps"]
+        == 8
+    )
     assert again.batches == []
 
     # other settings: the old run is moved aside (never resumed from), and training starts over
     params["train"]["learning_rate"] = 1e-3
     params["train"]["max_steps"] = 2
     fresh = Recorder()
-    assert run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b", reward_fn=fresh)["steps"] == 2
+    assert (
+        run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b", reward_fn=fresh)["steps"]
+        == 2
+    )
     assert fresh.batches == straight.batches[:2]  # from step 0, not from checkpoint 8
     aside = tmp_path / "b" / "superseded"
     assert read_json(aside / "train_config.json")["learning_rate"] == 1e-2
@@ -151,7 +178,19 @@ def test_killed_run_resumes_without_replaying_data(tiny_model, data, tmp_path):
 @pytest.mark.parametrize("reward", sorted(REWARDS))
 def test_cli_smoke_every_reward(reward, tiny_model, data, tmp_path):
     out = tmp_path / reward
-    argv = ["train", "--reward", reward, "--seed", "0", "--data", str(data), "--model", str(tiny_model), "--out", str(out)]
+    argv = [
+        "train",
+        "--reward",
+        reward,
+        "--seed",
+        "0",
+        "--data",
+        str(data),
+        "--model",
+        str(tiny_model),
+        "--out",
+        str(out),
+    ]
     params = tmp_path / "params.yaml"
     shutil.copy(Path(__file__).resolve().parents[1] / "params.yaml", params)
     _override(params, {"max_steps": 2, "max_completion_length": 8})
@@ -171,8 +210,14 @@ def _override(path: Path, train: dict) -> None:
 def test_mlflow_run_has_params_metrics_tags_and_tables(tiny_model, data, tmp_path):
     import mlflow
 
-    summary = run(smoke_params(log_completions_steps=1), reward="mixture", seed=3, data=data, model=tiny_model,
-                  out=tmp_path / "out")
+    summary = run(
+        smoke_params(log_completions_steps=1),
+        reward="mixture",
+        seed=3,
+        data=data,
+        model=tiny_model,
+        out=tmp_path / "out",
+    )
     client = mlflow.MlflowClient()
     r = client.get_run(summary["mlflow_run_id"])
     assert r.info.run_name == "mixture-seed3"
@@ -181,8 +226,17 @@ def test_mlflow_run_has_params_metrics_tags_and_tables(tiny_model, data, tmp_pat
     assert r.data.params["train.learning_rate"] == str(smoke_params()["train"]["learning_rate"])
     assert r.data.params["job.reward"] == "mixture"
     metrics = r.data.metrics
-    for key in ("reward", "rewards/mixture/mean", "rewards/mixture/accuracy", "rewards/mixture/think",
-                "completions/mean_length", "completions/clipped_ratio", "entropy", "step_time", "loss"):
+    for key in (
+        "reward",
+        "rewards/mixture/mean",
+        "rewards/mixture/accuracy",
+        "rewards/mixture/think",
+        "completions/mean_length",
+        "completions/clipped_ratio",
+        "entropy",
+        "step_time",
+        "loss",
+    ):
         assert key in metrics, key
     assert [m.step for m in client.get_metric_history(r.info.run_id, "reward")] == [1, 2]
     artifacts = {a.path for a in client.list_artifacts(r.info.run_id)} | {
@@ -236,11 +290,21 @@ def test_dataset_with_missing_field(tiny_model, tmp_path):
 
 
 def test_dataset_smaller_than_a_batch(tiny_model, data, tmp_path):
-    _fails("fewer than prompts_per_step", tmp_path, data, tiny_model, prompts_per_step=16, per_device_train_batch_size=4)
+    _fails(
+        "fewer than prompts_per_step", tmp_path, data, tiny_model, prompts_per_step=16, per_device_train_batch_size=4
+    )
 
 
 def test_batch_not_divisible(tiny_model, data, tmp_path):
-    _fails("not divisible", tmp_path, data, tiny_model, prompts_per_step=3, num_generations=2, per_device_train_batch_size=4)
+    _fails(
+        "not divisible",
+        tmp_path,
+        data,
+        tiny_model,
+        prompts_per_step=3,
+        num_generations=2,
+        per_device_train_batch_size=4,
+    )
 
 
 @pytest.mark.parametrize("setting", [{"use_cpu": False}, {"bf16": True}, {"use_vllm": True}])
@@ -269,8 +333,9 @@ def test_lora_trains_adapters_and_saves_a_merged_model(tiny_model, data, tmp_pat
     lora = {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0}
     params = smoke_params(learning_rate=5e-2)
     params["train"]["lora"].update(lora)
-    summary = run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "out",
-                  reward_fn=even_token_reward)
+    summary = run(
+        params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "out", reward_fn=even_token_reward
+    )
     final = tmp_path / "out" / "final"
     assert summary["steps"] == 2 and (final / "adapter" / "adapter_model.safetensors").is_file()
     before, after = _weights(tiny_model), _weights(final)

@@ -21,7 +21,7 @@ from visreason.config import REPO_ROOT, load_params
 
 # Stand-in for `python -m visreason`: writes each command's outputs, with content
 # derived from its arguments and params.yaml (so a changed setting changes them).
-FAKE_MAIN = '''
+FAKE_MAIN = """
 import hashlib, os, sys
 from pathlib import Path
 args = sys.argv[1:]
@@ -40,13 +40,15 @@ for name in files:
     path = out / name if name else out
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(stamp)
-'''
+"""
 
 
 def run(cmd: list[str], cwd: Path, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})})
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -86,7 +88,9 @@ def test_paper_scale_dag_asks_for_gpus():
     commands = run(["snakemake", "-n", "-p", "--forceall", "--cores", "1", "--config", "scale=paper"], REPO_ROOT).stdout
     assert "--scale paper" in commands
     # the study's full fine-tuning of the 7B model: one 8-GPU node through accelerate + ZeRO-3
-    assert "accelerate launch --num_processes 8 --config_file configs/accelerate/zero3.yaml -m visreason train" in commands
+    assert (
+        "accelerate launch --num_processes 8 --config_file configs/accelerate/zero3.yaml -m visreason train" in commands
+    )
     blocks = {b.split(":")[0].strip(): b for b in out.split("rule ")[1:]}
     assert "gpu=8" in blocks["train_model"] and "gpu=" not in blocks["build_data"]
     assert "build_model" not in blocks  # a Hugging Face model is not built locally
@@ -115,7 +119,9 @@ def test_snakemake_runs_all_then_nothing_and_drops_failed_outputs(project):
     assert "Nothing to be done" in run(["snakemake", "-n", "--cores", "1"], project).stdout
     # A failing training job leaves nothing that looks complete, and stays to be run.
     target = "results/train/mixture/seed0/train_summary.json"
-    proc = run(["snakemake", target, "--cores", "1", "--forcerun", "train_model"], project, {"FAKE_FAIL": "train"}, check=False)
+    proc = run(
+        ["snakemake", target, "--cores", "1", "--forcerun", "train_model"], project, {"FAKE_FAIL": "train"}, check=False
+    )
     assert proc.returncode != 0 and "Removing output files of failed job train_model" in proc.stderr
     assert not (project / target).exists() and not (project / "results/train/mixture/seed0/final").exists()
     # ... but keeps the checkpoints a retry resumes from.

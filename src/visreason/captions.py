@@ -108,7 +108,9 @@ def build_captions(
     split = records[0]["split"]
     inputs = {"data": data} | ({"model": model} if model and Path(model).exists() else {})
     tags = {"captioner": captioner, "model": model or ""}
-    with start_run(params, "captions", f"{split}/{captioner}", inputs, tags, log_params={"captions": params["captions"]}):
+    with start_run(
+        params, "captions", f"{split}/{captioner}", inputs, tags, log_params={"captions": params["captions"]}
+    ):
         if captioner == "oracle":
             texts = [(r["description"], None, None) for r in records]
         else:
@@ -116,8 +118,17 @@ def build_captions(
         rows = []
         for r, (caption, n_tokens, truncated) in zip(records, texts):
             correct, total = fidelity(caption, r)
-            rows.append({"id": r["id"], "category": r["category"], "caption": caption, "facts_correct": correct,
-                         "facts_total": total, "n_tokens": n_tokens, "truncated": truncated})
+            rows.append(
+                {
+                    "id": r["id"],
+                    "category": r["category"],
+                    "caption": caption,
+                    "facts_correct": correct,
+                    "facts_total": total,
+                    "n_tokens": n_tokens,
+                    "truncated": truncated,
+                }
+            )
         summary = {"captioner": captioner, "model": model, "data": str(data), "split": split, **summarize(rows)}
         log_summary(summary)
         with atomic_dir(out) as tmp:

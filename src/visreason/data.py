@@ -53,9 +53,10 @@ import re
 import struct
 import zlib
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from visreason import VisreasonError, __version__
 from visreason.config import add_params_argument, all_categories, params_from_args

@@ -166,9 +166,7 @@ class TransformersBackend:
         kwargs = {"do_sample": not s.greedy} | ({} if s.greedy else {"temperature": s.temperature, "top_p": s.top_p})
         torch.manual_seed(seed)
         with torch.inference_mode():
-            out = self.model.generate(
-                **inputs, max_new_tokens=s.max_new_tokens, pad_token_id=self.pad_id, **kwargs
-            )
+            out = self.model.generate(**inputs, max_new_tokens=s.max_new_tokens, pad_token_id=self.pad_id, **kwargs)
         new = out[:, inputs["input_ids"].shape[1] :].tolist()
         return [self._decode(row) for row in new]
 

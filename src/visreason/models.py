@@ -160,7 +160,7 @@ def _train_tokenizer(vocab_size: int):
     `skip_special_tokens=True` would drop them if they were special tokens.
     They occur in the corpus, so BPE merges them into a few tokens each.
     """
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
     from transformers import Qwen2Tokenizer
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
@@ -387,6 +387,8 @@ def add_cli(sub) -> None:
         "and offline. DIR is written atomically; DIR/visreason_model.json is written last.",
     )
     tiny.add_argument("--out", required=True, help="output folder (replaced atomically)")
-    tiny.add_argument("--seed", type=int, default=None, help="weight initialisation seed (default: params model.tiny_seed)")
+    tiny.add_argument(
+        "--seed", type=int, default=None, help="weight initialisation seed (default: params model.tiny_seed)"
+    )
     add_params_argument(tiny)
     tiny.set_defaults(func=_cmd_tiny)

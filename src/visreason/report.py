@@ -208,7 +208,14 @@ def table3(metrics: dict, params: dict) -> str:
 
 
 def behaviour_table(metrics: dict) -> str:
-    keys = ["mean_tokens", "truncation_rate", "structure_rate", "self_reflection_rate", "visual_reference_rate", "contradiction_rate"]
+    keys = [
+        "mean_tokens",
+        "truncation_rate",
+        "structure_rate",
+        "self_reflection_rate",
+        "visual_reference_rate",
+        "contradiction_rate",
+    ]
     rows = []
     for tag in sorted(metrics, key=lambda t: (t != "base", t)):
         for mode in MODES:
@@ -262,7 +269,9 @@ def curve_rows(histories: dict) -> list[dict]:
             for entry in history:
                 for key in CURVES:
                     if key in entry and "step" in entry:
-                        rows.append({"reward": reward, "seed": seed, "step": entry["step"], "metric": key, "value": entry[key]})
+                        rows.append(
+                            {"reward": reward, "seed": seed, "step": entry["step"], "metric": key, "value": entry[key]}
+                        )
     return rows
 
 
@@ -288,8 +297,12 @@ def _figure_accuracy(metrics: dict, path: Path) -> None:
         ax.bar(xs, [s[0] for s in stats], width, yerr=[s[1] for s in stats], label=f"ours: {label}")
     pub = [PUBLISHED_MEAN.get(n) for n in names]
     ax.scatter(
-        [j for j, v in enumerate(pub) if v is not None], [v for v in pub if v is not None],
-        marker="D", color="black", zorder=3, label="published mean (Qwen2.5-VL-7B)",
+        [j for j, v in enumerate(pub) if v is not None],
+        [v for v in pub if v is not None],
+        marker="D",
+        color="black",
+        zorder=3,
+        label="published mean (Qwen2.5-VL-7B)",
     )
     ax.set_xticks(range(len(names)), names, rotation=20)
     ax.set_ylabel("accuracy (%)")

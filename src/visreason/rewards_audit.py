@@ -11,9 +11,9 @@ the reason; any other flag is a problem to look at before spending GPU hours.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from visreason import VisreasonError
 from visreason.config import REPO_ROOT, all_categories, params_from_args

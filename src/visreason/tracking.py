@@ -28,8 +28,9 @@ import os
 import random
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from visreason.config import REPO_ROOT
 from visreason.files import sha256_tree
@@ -171,5 +172,5 @@ def start_run(
         items = [(k, str(v)[:6000]) for k, v in flat.items()]
         for i in range(0, len(items), 100):
             batch = dict(items[i : i + 100])
-            _retry(lambda: mlflow.log_params(batch))
+            _retry(lambda batch=batch: mlflow.log_params(batch))
         yield run

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import math
 import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
 
 from visreason import VisreasonError
 from visreason.files import atomic_dir, atomic_write_text, is_interactive, read_json, sha256_file, write_json
@@ -100,7 +99,9 @@ def _check_settings(cfg: dict, world_size: int) -> dict:
     vllm = cfg["use_vllm"]
     installed = importlib.util.find_spec("vllm") is not None
     if vllm is True and not (gpu and installed):
-        raise VisreasonError(f"train.use_vllm: true needs a GPU and vLLM ({'no GPU' if not gpu else 'vLLM not installed'})")
+        raise VisreasonError(
+            f"train.use_vllm: true needs a GPU and vLLM ({'no GPU' if not gpu else 'vLLM not installed'})"
+        )
     return {
         "gradient_accumulation_steps": completions // micro,
         "use_vllm": bool(gpu and installed) if vllm == "auto" else bool(vllm),
@@ -129,7 +130,9 @@ def _check_prompt_lengths(records, prompts, processor, max_len: int, data: Path)
         # the one <|image_pad|> placeholder expands to one token per merged patch
         n = n_text - 1 + ip.get_number_of_image_patches(height, width, {}) // ip.merge_size**2
         if n > max_len:
-            raise VisreasonError(f"dataset record {rec['id']}: prompt of {n} tokens exceeds train.max_prompt_length {max_len}")
+            raise VisreasonError(
+                f"dataset record {rec['id']}: prompt of {n} tokens exceeds train.max_prompt_length {max_len}"
+            )
 
 
 # ---------------------------------------------------------------- reward wrapper
@@ -148,7 +151,10 @@ class RewardFunction:
 
     def __call__(self, prompts, completions, id, completion_ids=None, log_metric=None, **_) -> list[float]:
         recs = [self.records[i] for i in id]
-        fields = {k: [r.get(k) for r in recs] for k in ("answer", "category", "question", "options", "solution", "description")}
+        fields = {
+            k: [r.get(k) for r in recs]
+            for k in ("answer", "category", "question", "options", "solution", "description")
+        }
         out = self.fn(completions, id=list(id), completion_ids=completion_ids, log_metric=log_metric, **fields)
         rewards = [float(r) for r in out]
         self.last_batch = {"id": list(id), "completions": completions, "reward": rewards, **fields}
@@ -178,7 +184,9 @@ class RewardFunction:
 # ---------------------------------------------------------------- MLflow
 
 
-def _mlflow_callback(run_id: str, reward_fn: RewardFunction, table_every: int, flush_steps: int = 10, flush_s: float = 30):
+def _mlflow_callback(
+    run_id: str, reward_fn: RewardFunction, table_every: int, flush_steps: int = 10, flush_s: float = 30
+):
     from concurrent.futures import ThreadPoolExecutor
 
     import mlflow
@@ -243,7 +251,9 @@ def _reward_curve_png(history: list[dict], reward: str, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = ["reward"] + sorted({k for h in history for k in h if k.startswith(f"rewards/{reward}/") and not k.endswith("/std")})
+    keys = ["reward"] + sorted(
+        {k for h in history for k in h if k.startswith(f"rewards/{reward}/") and not k.endswith("/std")}
+    )
     fig, ax = plt.subplots(figsize=(7, 4))
     for key in keys:
         points = [(h["step"], h[key]) for h in history if key in h]
@@ -273,7 +283,9 @@ def _resume_point(out: Path, settings: dict) -> tuple[str | None, dict | None, s
     ckpt_dir = out / "checkpoints"
     if config_path.is_file():
         old = read_json(config_path)
-        changed = sorted(k for k in set(old) | set(settings) if k not in RESUMABLE_KEYS and old.get(k) != settings.get(k))
+        changed = sorted(
+            k for k in set(old) | set(settings) if k not in RESUMABLE_KEYS and old.get(k) != settings.get(k)
+        )
         if changed:
             k = changed[0]
             return None, None, f"{k}: {old.get(k)!r} -> {settings.get(k)!r}"
@@ -296,8 +308,11 @@ def _supersede(out: Path, why: str) -> Path:
     for name in ("checkpoints", "train_config.json", "train_summary.json", "mlflow_run_id"):
         if (out / name).exists():
             os.replace(out / name, aside / name)
-    print(f"visreason train: settings changed ({why}); the previous run is moved to {aside}; "
-          "training starts at step 0", file=sys.stderr, flush=True)
+    print(
+        f"visreason train: settings changed ({why}); the previous run is moved to {aside}; training starts at step 0",
+        file=sys.stderr,
+        flush=True,
+    )
     return aside
 
 
@@ -336,7 +351,9 @@ def run(
     derived = _check_settings(cfg, world)
     records = _load_dataset_records(data)
     if len(records) < cfg["prompts_per_step"]:
-        raise VisreasonError(f"dataset {data} has {len(records)} records, fewer than prompts_per_step {cfg['prompts_per_step']}")
+        raise VisreasonError(
+            f"dataset {data} has {len(records)} records, fewer than prompts_per_step {cfg['prompts_per_step']}"
+        )
     last_ckpt, previous, superseded = _resume_point(out, settings)
     if previous and previous["steps"] >= cfg["max_steps"] and (out / "final").is_dir():
         print(f"visreason train: {out} is already trained ({previous['steps']} steps); nothing to do")
@@ -383,9 +400,17 @@ def run(
             "train",
             run_name=f"{reward}-seed{seed}",
             inputs={"data": data, "model": source} if Path(source).exists() else {"data": data},
-            tags={"reward": reward, "seed": seed, "model": source,
-                  "dataset_manifest": sha256_file(manifest) if manifest.is_file() else "missing"},
-            log_params={**params, "train": cfg, "job": {"reward": reward, "seed": seed, "data": str(data), "model": source}},
+            tags={
+                "reward": reward,
+                "seed": seed,
+                "model": source,
+                "dataset_manifest": sha256_file(manifest) if manifest.is_file() else "missing",
+            },
+            log_params={
+                **params,
+                "train": cfg,
+                "job": {"reward": reward, "seed": seed, "data": str(data), "model": source},
+            },
             run_id=_existing_run(out / "mlflow_run_id"),
         )
         if main_process
@@ -402,8 +427,10 @@ def run(
             train_dataset=dataset,
             processing_class=processor,
             peft_config=peft_config,
-            callbacks=[*([_mlflow_callback(run_id, scorer, cfg["log_completions_steps"])] if main_process else []),
-                       *(callbacks or [])],
+            callbacks=[
+                *([_mlflow_callback(run_id, scorer, cfg["log_completions_steps"])] if main_process else []),
+                *(callbacks or []),
+            ],
         )
         result = trainer.train(resume_from_checkpoint=last_ckpt)
         _save_final(trainer, processor, out / "final", source, lora=peft_config is not None)
@@ -536,8 +563,10 @@ def _save_final(trainer, processor, final: Path, source: str, lora: bool) -> Non
 def _summary(trainer, history, reward, seed, source, data, settings, run_id, start, result) -> dict:
     from visreason.tracking import git_commit
 
-    tail = history[-max(1, len(history) // 10):]  # the last tenth of the logged steps
-    keys = sorted({k for h in tail for k in h if k == "reward" or (k.startswith(f"rewards/{reward}/") and not k.endswith("/std"))})
+    tail = history[-max(1, len(history) // 10) :]  # the last tenth of the logged steps
+    keys = sorted(
+        {k for h in tail for k in h if k == "reward" or (k.startswith(f"rewards/{reward}/") and not k.endswith("/std"))}
+    )
     final = {k: sum(h[k] for h in tail if k in h) / sum(1 for h in tail if k in h) for k in keys}
     manifest = Path(data) / "manifest.json"
     return {

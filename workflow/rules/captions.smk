@@ -14,10 +14,6 @@ rule caption_puzzles:
             category="Captions",
             labels={"split": "{split}", "captioner": "{captioner}"},
         ),
-    params:
-        tracked=tracked("captions", "model", "data", "categories"),
-        model=lambda wc: f"--model {BASE_MODEL}" if wc.captioner == "model" else "",
-        out="results/captions/{split}/{captioner}",
     log:
         "logs/caption_puzzles/{split}-{captioner}.log",
     benchmark:
@@ -27,6 +23,10 @@ rule caption_puzzles:
     threads: res("captions", "threads")
     resources:
         **job_resources("captions"),
+    params:
+        tracked=tracked("captions", "model", "data", "categories"),
+        model=lambda wc: f"--model {BASE_MODEL}" if wc.captioner == "model" else "",
+        out="results/captions/{split}/{captioner}",
     shell:
         "OMP_NUM_THREADS={threads} {VISREASON} captions --data {input.data} --captioner {wildcards.captioner}"
         " {params.model} --out {params.out} {PARAMS_ARGS} > {log} 2>&1"

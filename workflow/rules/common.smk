@@ -35,6 +35,7 @@ BASE_PROMPT = P["evaluate"].get("base_prompt", "vanilla")
 TINY = P["model"]["name"] == "tiny"
 BASE_MODEL = "results/model/tiny" if TINY else P["model"]["name"]
 
+
 wildcard_constraints:
     split="train|eval",
     reward="|".join(REWARDS),

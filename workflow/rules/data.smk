@@ -7,9 +7,6 @@ rule build_data:
         exclude=lambda wc: ["results/data/eval"] if wc.split == "train" else [],
     output:
         data=directory("results/data/{split}"),
-    params:
-        tracked=tracked("data", "categories"),
-        exclude=lambda wc: "--exclude results/data/eval" if wc.split == "train" else "",
     log:
         "logs/build_data/{split}.log",
     benchmark:
@@ -19,6 +16,9 @@ rule build_data:
     threads: res("data", "threads")
     resources:
         **job_resources("data"),
+    params:
+        tracked=tracked("data", "categories"),
+        exclude=lambda wc: "--exclude results/data/eval" if wc.split == "train" else "",
     shell:
         "{VISREASON} data build --split {wildcards.split} --out {output.data} {params.exclude}"
         " {PARAMS_ARGS} > {log} 2>&1"
@@ -34,8 +34,6 @@ rule preview_data:
             category="Data",
             labels={"split": "{split}"},
         ),
-    params:
-        tracked=tracked("data", "categories"),
     log:
         "logs/preview_data/{split}.log",
     benchmark:
@@ -45,5 +43,7 @@ rule preview_data:
     threads: 1
     resources:
         **job_resources("data"),
+    params:
+        tracked=tracked("data", "categories"),
     shell:
         "{VISREASON} data preview --data {input.data} --out {output.preview} {PARAMS_ARGS} > {log} 2>&1"

@@ -8,14 +8,6 @@ rule evaluate_model:
     output:
         samples="results/eval/{tag}/{mode}/samples.jsonl",
         metrics="results/eval/{tag}/{mode}/metrics.json",
-    params:
-        tracked=tracked("evaluate", "categories"),
-        model=eval_model,
-        prompt=lambda wc: BASE_PROMPT if wc.tag == "base" else wc.tag.rsplit("-seed", 1)[0],
-        captions=lambda wc: f"--captions results/captions/eval/{CAPTION_SOURCE}"
-        if wc.mode == "image+caption"
-        else "",
-        out="results/eval/{tag}/{mode}",
     log:
         "logs/evaluate_model/{tag}-{mode}.log",
     benchmark:
@@ -25,6 +17,18 @@ rule evaluate_model:
     threads: res("evaluate", "threads")
     resources:
         **job_resources("evaluate"),
+    params:
+        tracked=tracked("evaluate", "categories"),
+        model=eval_model,
+        prompt=lambda wc: (
+            BASE_PROMPT if wc.tag == "base" else wc.tag.rsplit("-seed", 1)[0]
+        ),
+        captions=lambda wc: (
+            f"--captions results/captions/eval/{CAPTION_SOURCE}"
+            if wc.mode == "image+caption"
+            else ""
+        ),
+        out="results/eval/{tag}/{mode}",
     shell:
         "OMP_NUM_THREADS={threads} {VISREASON} evaluate --model {params.model} --data {input.data}"
         " --mode {wildcards.mode} {params.captions} --prompt {params.prompt} --tag {wildcards.tag}"

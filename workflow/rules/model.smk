@@ -5,8 +5,6 @@
 rule build_model:
     output:
         model=directory("results/model/tiny"),
-    params:
-        tracked=tracked("model"),
     log:
         "logs/build_model/tiny.log",
     benchmark:
@@ -16,6 +14,7 @@ rule build_model:
     threads: res("model", "threads")
     resources:
         **job_resources("model"),
+    params:
+        tracked=tracked("model"),
     shell:
         "{VISREASON} model tiny --out {output.model} {PARAMS_ARGS} > {log} 2>&1"
-

@@ -4,10 +4,18 @@
 rule report_results:
     input:
         metrics=expand(
-            "results/eval/{tag}/{mode}/metrics.json", tag=["base", *TRAINED_TAGS], mode=EVAL_MODES
+            "results/eval/{tag}/{mode}/metrics.json",
+            tag=["base", *TRAINED_TAGS],
+            mode=EVAL_MODES,
         ),
-        train=expand("results/train/{reward}/seed{seed}/train_summary.json", reward=REWARDS, seed=SEEDS),
-        captions=expand("results/captions/eval/{captioner}/summary.json", captioner=CAPTIONERS),
+        train=expand(
+            "results/train/{reward}/seed{seed}/train_summary.json",
+            reward=REWARDS,
+            seed=SEEDS,
+        ),
+        captions=expand(
+            "results/captions/eval/{captioner}/summary.json", captioner=CAPTIONERS
+        ),
     output:
         report=report(
             directory("results/report"),
@@ -15,8 +23,6 @@ rule report_results:
             caption="../report/figures.rst",
             category="Report",
         ),
-    params:
-        tracked=tracked("categories"),
     log:
         "logs/report_results/report.log",
     benchmark:
@@ -26,5 +32,7 @@ rule report_results:
     threads: 1
     resources:
         **job_resources("report"),
+    params:
+        tracked=tracked("categories"),
     shell:
         "{VISREASON} report --results results --out {output.report} {PARAMS_ARGS} > {log} 2>&1"

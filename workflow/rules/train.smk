@@ -5,11 +5,11 @@
 
 rule audit_rewards:
     output:
-        audit=report("results/rewards/audit.md", caption="../report/audit.rst", category="Rewards"),
-    params:
-        # The audit probes the reward functions themselves (code), not the
-        # per-design training settings under `rewards.<name>`.
-        tracked=tracked("categories"),
+        audit=report(
+            "results/rewards/audit.md",
+            caption="../report/audit.rst",
+            category="Rewards",
+        ),
     log:
         "logs/audit_rewards/audit.log",
     benchmark:
@@ -19,6 +19,10 @@ rule audit_rewards:
     threads: 1
     resources:
         **job_resources("report"),
+    params:
+        # The audit probes the reward functions themselves (code), not the
+        # per-design training settings under `rewards.<name>`.
+        tracked=tracked("categories"),
     shell:
         "{VISREASON} rewards audit --out {output.audit} {PARAMS_ARGS} > {log} 2>&1"
 
@@ -30,12 +34,6 @@ rule train_model:
     output:
         final=directory("results/train/{reward}/seed{seed}/final"),
         summary="results/train/{reward}/seed{seed}/train_summary.json",
-    params:
-        tracked=tracked("train", "model", "rewards.{reward}"),
-        out="results/train/{reward}/seed{seed}",
-        # Resume state: never deleted by Snakemake, `persist` in DVC, not cached.
-        checkpoints="results/train/{reward}/seed{seed}/checkpoints",
-        model=BASE_MODEL,
     log:
         "logs/train_model/{reward}-seed{seed}.log",
     benchmark:
@@ -45,6 +43,12 @@ rule train_model:
     threads: res("train", "threads")
     resources:
         **job_resources("train"),
+    params:
+        tracked=tracked("train", "model", "rewards.{reward}"),
+        out="results/train/{reward}/seed{seed}",
+        # Resume state: never deleted by Snakemake, `persist` in DVC, not cached.
+        checkpoints="results/train/{reward}/seed{seed}/checkpoints",
+        model=BASE_MODEL,
     shell:
         "OMP_NUM_THREADS={threads} {TRAIN_LAUNCHER} train --reward {wildcards.reward} --seed {wildcards.seed}"
         " --data {input.data} --model {params.model} --out {params.out} {PARAMS_ARGS} > {log} 2>&1"

@@ -4,7 +4,7 @@ In-domain for the study: clock, maze, move_box, n_queens. Out-of-domain:
 number_slide, tower_of_hanoi, water_jugs, checker_move, rotting_kiwi.
 """
 
-from visreason.puzzles.base import Generated, Puzzle
+from visreason.puzzles.base import Puzzle
 from visreason.puzzles.checker_move import CheckerMove
 from visreason.puzzles.clock import Clock
 from visreason.puzzles.maze import Maze
@@ -30,4 +30,4 @@ CATEGORIES: dict[str, Puzzle] = {
     )
 }
 
-__all__ = ["CATEGORIES", "Generated", "Puzzle"]
+__all__ = ["CATEGORIES", "Puzzle"]

@@ -10,28 +10,17 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import random
-from collections import deque
-from typing import Callable, Hashable, Iterable
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 
 from PIL import Image, ImageFont
 
 from visreason import VisreasonError
-
-
-@dataclass(frozen=True)
-class Generated:
-    """One generated puzzle, before it is written to disk."""
-
-    question: str
-    options: list[str]
-    answer: str
-    solution: dict
-    image: Image.Image
 
 
 class Puzzle(ABC):
@@ -71,10 +60,51 @@ class Puzzle(ABC):
     def options(self, answer: str, solution: dict, rng: random.Random) -> list[str]:
         """4 distinct options, one of them `answer`, in random order."""
 
-    def generate(self, rng: random.Random, size: int) -> Generated:
-        solution, question = self.sample(rng)
-        answer = self.solve(solution, question)
-        return Generated(question, self.options(answer, solution, rng), answer, solution, self.render(solution, size))
+    # -- identity: what makes two puzzles the same puzzle --------------------------------
+
+    def start_state(self, solution: dict):
+        """The state the image shows, as JSON-able data read from the input keys of `solution`
+        only, never from derived ones (paths, intermediate states, counts computed from it):
+        two solvers may derive different but equally good paths from one start."""
+        raise NotImplementedError(f"{self.name}: start_state is not implemented")
+
+    def asked(self, solution: dict, question: str):
+        """What the question asks of the start state, as JSON-able data. By default the question
+        itself, up to case and spacing; a category whose questions carry decoration that does not
+        change the task (clock: a first name) returns the task alone."""
+        return normalize(question)
+
+    def identity(self, solution: dict, question: str) -> str:
+        """The puzzle's identity: its category, start state and what is asked, as canonical JSON.
+
+        Two puzzles with one identity are the same puzzle to a model: the same image and the same
+        task. Datasets deduplicate on it, and a training set shares none with the set it excludes.
+        """
+        state = [self.start_state(solution), self.asked(solution, question)]
+        return f"{self.name}:" + json.dumps(state, sort_keys=True, separators=(",", ":"))
+
+    # -- reading descriptions back -------------------------------------------------------
+
+    #: A regular expression matching, in `normalize`d text, every fact-shaped statement of this
+    #: category, true or false: `normalize(f)` of every fact `f` of every state matches it whole.
+    claim_pattern: str = ""
+
+    def claims(self, text: str) -> list[str]:
+        """The fact-shaped statements `text` makes (normalised, in order, repeats kept), right or wrong.
+
+        A description's fact precision is the share of its claims that are facts of the state; for
+        `describe(solution)` the claims are exactly `facts(solution)`.
+        """
+        if not self.claim_pattern:
+            raise NotImplementedError(f"{self.name}: claim_pattern is not set")
+        return [m.group(0) for m in re.finditer(self.claim_pattern, normalize(text))]
+
+    def parse(self, text: str) -> dict | None:
+        """The start state that `text` states in `describe`'s format, as a solution dict that `solve`
+        accepts (derived keys may be missing), or None when `text` does not state one completely and
+        validly. May be partial about wording it does not know, but never returns a state the text does
+        not say: `parse(describe(s))` has the start state of `s`."""
+        raise NotImplementedError(f"{self.name}: parse is not implemented")
 
     def fact_fidelity(self, caption: str, solution: dict) -> tuple[int, int]:
         """(facts stated correctly, facts in the state), comparing case- and space-insensitively.

@@ -5,7 +5,7 @@ A move slides a checker into the adjacent empty square, or jumps it over one che
 the other colour into the empty square.
 
 >>> CheckerMove().solve({"start_position": "G_RR", "end_position": "RR_G", "green_checkers": 1, "red_checkers": 2},
-...                     "How many moves are required to reach the ending configuration from the starting configuration?")
+...     "How many moves are required to reach the ending configuration from the starting configuration?")
 '5'
 """
 
@@ -15,7 +15,17 @@ import random
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, bfs, shortest_path, font, integer_options, require_keys, require_question, require_size
+from visreason.puzzles.base import (
+    Puzzle,
+    PuzzleError,
+    bfs,
+    font,
+    integer_options,
+    require_keys,
+    require_question,
+    require_size,
+    shortest_path,
+)
 
 QUESTION = (
     "A checker game is being played on a grid of {squares} squares with {g} green and {r} red checkers. Initially, "
@@ -39,7 +49,9 @@ def parse_row(solution: dict, key: str) -> str:
         raise PuzzleError(f"checker_move: {key!r} must be a string of G, R and exactly one _, got {row!r}")
     for colour, count_key in (("G", "green_checkers"), ("R", "red_checkers")):
         if count_key in solution and row.count(colour) != solution[count_key]:
-            raise PuzzleError(f"checker_move: {key!r} {row!r} does not hold {solution[count_key]} {colour} checkers ({count_key})")
+            raise PuzzleError(
+                f"checker_move: {key!r} {row!r} does not hold {solution[count_key]} {colour} checkers ({count_key})"
+            )
     return row
 
 
@@ -119,11 +131,12 @@ class CheckerMove(Puzzle):
         for top, row in ((title, start), (height - title - cell, end)):
             for i, ch in enumerate(row):
                 x0 = margin + i * cell
-                draw.rectangle(s(x0, top, x0 + cell, top + cell), outline=(128, 128, 128), width=max(1, round(2 * scale)))
+                draw.rectangle(
+                    s(x0, top, x0 + cell, top + cell), outline=(128, 128, 128), width=max(1, round(2 * scale))
+                )
                 if ch in COLOURS:
                     draw.ellipse(s(x0 + 8, top + 8, x0 + cell - 8, top + cell - 8), fill=COLOURS[ch])
         return img
 
     def options(self, answer: str, solution: dict, rng: random.Random) -> list[str]:
         return integer_options(answer, rng, 1, max(int(answer) + 6, 8))
-

@@ -114,8 +114,7 @@ class Clock(Puzzle):
     def describe(self, solution: dict) -> str:
         hour, minute = _shown_time(solution)
         return (
-            f"An analog clock without a seconds hand shows the time {hour}:{minute:02d} "
-            f"(hour {hour}, minute {minute})."
+            f"An analog clock without a seconds hand shows the time {hour}:{minute:02d} (hour {hour}, minute {minute})."
         )
 
     def facts(self, solution: dict) -> list[str]:

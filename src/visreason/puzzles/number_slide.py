@@ -43,16 +43,22 @@ QUESTION_PREFIX = (
 )
 UNIQUE_Q = ". How many unique final board positions can you reach?"
 SUM_Q = ". What is the {extreme} sum that you can achieve across the {side} most {line} in the final board position?"
-SEQUENCE_Q = " such that the open position is seen moving in the following sequence: {seq}. What is the {stat} the {line} which now has the open position?"
+SEQUENCE_Q = (
+    " such that the open position is seen moving in the following sequence: {seq}."
+    " What is the {stat} the {line} which now has the open position?"
+)
 SIDES = {"top": "row", "bottom": "row", "left": "column", "right": "column"}
 SEQUENCE_STATS = ("maximum number in", "minimum number in", "sum of numbers of")
 
 MOVES_RE = re.compile(r"perform exactly (\d+) moves?\b")
 UNIQUE_RE = re.compile(r"how many unique final board positions")
-SUM_RE = re.compile(r"what is the (maximum|minimum) sum that you can achieve across the (top|bottom|left|right) most (row|column)")
+SUM_RE = re.compile(
+    r"what is the (maximum|minimum) sum that you can achieve across the (top|bottom|left|right) most (row|column)"
+)
 SEQUENCE_RE = re.compile(
     r"following sequence: ((?:left|right|up|down)(?:, (?:left|right|up|down))*)\. "
-    r"what is the (maximum number in|minimum number in|sum of numbers of) the (row|column) which now has the open position"
+    r"what is the (maximum number in|minimum number in|sum of numbers of) the (row|column)"
+    r" which now has the open position"
 )
 
 Grid = list[list[int]]
@@ -118,11 +124,15 @@ class NumberSlide(Puzzle):
             raise PuzzleError(f"number_slide: question does not say 'perform exactly N moves': {question!r}")
         moves = int(found.group(1))
         if "total_moves" in solution and solution["total_moves"] != moves:
-            raise PuzzleError(f"number_slide: question says {moves} moves but 'total_moves' is {solution['total_moves']}")
+            raise PuzzleError(
+                f"number_slide: question says {moves} moves but 'total_moves' is {solution['total_moves']}"
+            )
         if m := SEQUENCE_RE.search(q):
             seq = m.group(1).split(", ")
             if len(seq) != moves:
-                raise PuzzleError(f"number_slide: question lists {len(seq)} moves but says exactly {moves}: {question!r}")
+                raise PuzzleError(
+                    f"number_slide: question lists {len(seq)} moves but says exactly {moves}: {question!r}"
+                )
             for d in seq:
                 nxt = slide(grid, d)
                 if nxt is None:
@@ -132,7 +142,9 @@ class NumberSlide(Puzzle):
             line = grid[r] if m.group(3) == "row" else [row[c] for row in grid]
             tiles = [v for v in line if v != 0]
             stat = m.group(2)
-            return str(max(tiles) if stat.startswith("maximum") else min(tiles) if stat.startswith("minimum") else sum(tiles))
+            return str(
+                max(tiles) if stat.startswith("maximum") else min(tiles) if stat.startswith("minimum") else sum(tiles)
+            )
         finals = [final for _, final in all_paths(grid, moves)]
         if UNIQUE_RE.search(q):
             return str(len({json.dumps(f) for f in finals}))
@@ -199,11 +211,12 @@ class NumberSlide(Puzzle):
                     continue
                 x0, y0 = margin + c * cell + pad, margin + r * cell + pad
                 x1, y1 = margin + (c + 1) * cell - pad, margin + (r + 1) * cell - pad
-                draw.rounded_rectangle((x0, y0, x1, y1), radius=cell * 0.08, fill="white", outline=(110, 110, 110), width=1)
+                draw.rounded_rectangle(
+                    (x0, y0, x1, y1), radius=cell * 0.08, fill="white", outline=(110, 110, 110), width=1
+                )
                 draw.text(((x0 + x1) / 2, (y0 + y1) / 2), str(v), fill="black", font=text_font, anchor="mm")
         return img
 
     def options(self, answer: str, solution: dict, rng: random.Random) -> list[str]:
         gold = int(answer)
         return integer_options(answer, rng, 1, max(gold + 10, 12))
-

@@ -81,14 +81,18 @@ class RottingKiwi(Puzzle):
 
     def describe(self, solution: dict) -> str:
         grid = parse_grid(solution)
-        head = f"A {len(grid)} x {len(grid[0])} grid, rows listed from top to bottom; R = rotten kiwi, F = fresh kiwi, _ = empty cell:"
+        head = (
+            f"A {len(grid)} x {len(grid[0])} grid, rows listed from top to bottom; "
+            "R = rotten kiwi, F = fresh kiwi, _ = empty cell:"
+        )
         return "\n".join([head, *self.facts(solution)])
 
     def facts(self, solution: dict) -> list[str]:
         return [f"row {i + 1}: " + " ".join(SYMBOLS[v] for v in row) for i, row in enumerate(parse_grid(solution))]
 
     def sample(self, rng: random.Random) -> tuple[dict, str]:
-        """A 3 x 3 grid with one rotten kiwi and 2..7 empty cells, all of whose kiwis rot after d minutes (d uniform in 1..6)."""
+        """A 3 x 3 grid with one rotten kiwi and 2..7 empty cells, all of whose kiwis rot after d minutes
+        (d uniform in 1..6)."""
         n, target = 3, rng.randint(1, MAX_ANSWER)
         while True:
             cells = [2] + [0] * rng.randint(2, 7)

@@ -4,7 +4,7 @@ Disks are numbered by size (1 the smallest) and each rod lists its disks bottom 
 as in the released records: `{"start_position": [[4, 1], [3, 2], [6, 5]], ...}`.
 
 >>> TowerOfHanoi().solve({"start_position": [[3, 2, 1], [], []], "end_position": [[], [], [3, 2, 1]]},
-...                      "What is the minimum number of moves required to go from the starting to the ending configuration?")
+...     "What is the minimum number of moves required to go from the starting to the ending configuration?")
 '7'
 """
 
@@ -14,7 +14,17 @@ import random
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, bfs, shortest_path, font, integer_options, require_keys, require_question, require_size
+from visreason.puzzles.base import (
+    Puzzle,
+    PuzzleError,
+    bfs,
+    font,
+    integer_options,
+    require_keys,
+    require_question,
+    require_size,
+    shortest_path,
+)
 
 QUESTION = (
     "You are playing a Tower of Hanoi game with {rods} rods and {disks} disks of various diameters, which can slide "
@@ -27,7 +37,16 @@ QUESTION = (
 ASKS = "minimum number of moves"  # the phrase that identifies this category's question
 MAX_ANSWER = 6  # the released answers span 1..6
 # Disk colours from the smallest (pale peach) to the largest (red), like the released images.
-DISK_COLOURS = [(253, 218, 180), (253, 180, 110), (250, 140, 30), (220, 110, 10), (160, 50, 10), (205, 10, 10), (130, 20, 20), (90, 10, 10)]
+DISK_COLOURS = [
+    (253, 218, 180),
+    (253, 180, 110),
+    (250, 140, 30),
+    (220, 110, 10),
+    (160, 50, 10),
+    (205, 10, 10),
+    (130, 20, 20),
+    (90, 10, 10),
+]
 
 State = tuple[tuple[int, ...], ...]
 
@@ -86,7 +105,9 @@ class TowerOfHanoi(Puzzle):
             f"and {n} the largest; each rod lists its disks from bottom to top."
         )
         facts = self.facts(solution)
-        return "\n".join([head, "Starting configuration:", *facts[: len(start)], "Ending configuration:", *facts[len(start) :]])
+        return "\n".join(
+            [head, "Starting configuration:", *facts[: len(start)], "Ending configuration:", *facts[len(start) :]]
+        )
 
     def facts(self, solution: dict) -> list[str]:
         out = []
@@ -143,4 +164,3 @@ class TowerOfHanoi(Puzzle):
 
     def options(self, answer: str, solution: dict, rng: random.Random) -> list[str]:
         return integer_options(answer, rng, 1, max(int(answer) + 4, MAX_ANSWER))
-

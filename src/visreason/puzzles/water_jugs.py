@@ -16,7 +16,17 @@ import re
 
 from PIL import Image, ImageDraw, ImageFont
 
-from visreason.puzzles.base import Puzzle, PuzzleError, bfs, shortest_path, font, integer_options, require_keys, require_question, require_size
+from visreason.puzzles.base import (
+    Puzzle,
+    PuzzleError,
+    bfs,
+    font,
+    integer_options,
+    require_keys,
+    require_question,
+    require_size,
+    shortest_path,
+)
 
 QUESTION = (
     "You are given {n} jugs of capacities {caps} litres. Initially, the amount of water that is contained in each "
@@ -97,7 +107,11 @@ class WaterJugs(Puzzle):
             total = rng.randint(max(caps[0] // 2, 2), sum(caps) - 1)
             start = _random_fill(rng, caps, total)
             target = rng.randint(1, MAX_ANSWER)
-            layer = sorted(s for s, (_, d) in bfs(start, lambda state: pours(caps, state), max_depth=target).items() if d == target)
+            layer = sorted(
+                s
+                for s, (_, d) in bfs(start, lambda state, caps=caps: pours(caps, state), max_depth=target).items()
+                if d == target
+            )
             if layer:
                 break
         end = rng.choice(layer)
@@ -160,4 +174,3 @@ def _vertical_text(img: Image.Image, text: str, font: ImageFont.FreeTypeFont, ce
     ImageDraw.Draw(tile).text((1, 1), text, fill=255, font=font)
     tile = tile.rotate(90, expand=True)
     img.paste((0, 0, 0), (centre[0] - tile.width // 2, centre[1] - tile.height // 2), tile)
-
