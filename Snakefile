@@ -11,7 +11,8 @@ everything else is changed in params.yaml itself.
 """
 
 from visreason import VisreasonError
-from visreason import config as vconfig
+from visreason.config import resolve
+from visreason.params import load_params, validate
 
 
 configfile: "params.yaml"
@@ -21,9 +22,9 @@ configfile: "params.yaml"
 # named by its dotted path, before any job starts.
 PARAMS_FILE = "params.yaml"
 try:
-    vconfig.validate(config, source=PARAMS_FILE)
-    P = vconfig.resolve(config)
-    _on_disk = vconfig.load_params(PARAMS_FILE, P["scale"])
+    validate(config, source=PARAMS_FILE)
+    P = resolve(config)
+    _on_disk = load_params(PARAMS_FILE, P["scale"])
 except VisreasonError as err:
     raise WorkflowError(str(err)) from None
 if _on_disk != P:
@@ -42,6 +43,17 @@ onstart:
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    split="train|eval",
+    reward="|".join(REWARDS),
+    seed=r"\d+",
+    tag="base|[a-z_]+-seed\d+",
+    mode=r"image|text|image\+caption",
+    captioner="oracle|model",
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/captions.smk"

@@ -15,7 +15,7 @@ from collections import Counter
 
 from mlflow.tracking import MlflowClient
 
-from visreason.config import load_params
+from visreason.params import load_params
 from visreason.tracking import tracking_uri
 
 

@@ -5,7 +5,7 @@
 
 Part 1 times (CPU seconds of this process, so other jobs on the machine do not count
 against it) each category's full pipeline per puzzle at `--size` px: sample + solve +
-options + describe + render (what `generate` does), then the same plus PNG encoding
+options + describe + render (what a build does per puzzle), then the same plus PNG encoding
 at the configured compress level with `visreason.data.encode_png` (what builds use)
 and with Pillow's encoder (the baseline), in puzzles per CPU-second.
 
@@ -31,25 +31,31 @@ import tempfile
 import time
 from pathlib import Path
 
-from visreason.config import load_params
 from visreason.data import build_dataset, encode_png, train_counts
+from visreason.params import load_params
 from visreason.puzzles import CATEGORIES
 
 
-def per_category(size: int, seconds: float, compress_level: int) -> list[tuple[str, float, float, float]]:
+def per_category(
+    size: int, seconds: float, compress_level: int, names: list[str]
+) -> list[tuple[str, float, float, float]]:
     """(category, puzzles/s: without PNG, with our PNG encoder, with Pillow's PNG encoder) on this core."""
     rows = []
-    for name, puzzle in CATEGORIES.items():
+    for name in names:
+        puzzle = CATEGORIES[name]
         rng = random.Random(0)
         n, generate_s, png_s, pillow_s = 0, 0.0, 0.0, 0.0
         while generate_s + png_s < seconds:
             t0 = time.process_time()
-            g = puzzle.generate(rng, size)
-            puzzle.describe(g.solution)
+            solution, question = puzzle.sample(rng)
+            answer = puzzle.solve(solution, question)
+            puzzle.options(answer, solution, rng)
+            puzzle.describe(solution)
+            image = puzzle.render(solution, size)
             t1 = time.process_time()
-            encode_png(g.image, compress_level)
+            encode_png(image, compress_level)
             t2 = time.process_time()
-            g.image.convert("RGB").save(io.BytesIO(), format="PNG", compress_level=compress_level)
+            image.convert("RGB").save(io.BytesIO(), format="PNG", compress_level=compress_level)
             pillow_s += time.process_time() - t2
             png_s += t2 - t1
             generate_s += t1 - t0
@@ -82,6 +88,10 @@ def main() -> int:
         "--scale", type=float, default=1.0, help="fraction of Diverse-8k to build (default: %(default)s)"
     )
     parser.add_argument(
+        "--categories", nargs="+", choices=sorted(CATEGORIES), default=list(CATEGORIES), help="part 1 only these"
+    )
+    parser.add_argument("--no-build", action="store_true", help="part 1 only: skip the Diverse-8k build")
+    parser.add_argument(
         "--workdir",
         default="results",
         help="where the builds go, on the disk the pipeline writes to (default: %(default)s)",
@@ -96,8 +106,10 @@ def main() -> int:
     print(f"## Puzzles per CPU-second per category, one process, {args.size} px (PNG compress_level={level})\n")
     print("| category | generate | + PNG (encode_png, used) | + PNG (Pillow, baseline) |")
     print("|---|---:|---:|---:|")
-    for name, bare, ours, pillow in per_category(args.size, args.seconds, level):
+    for name, bare, ours, pillow in per_category(args.size, args.seconds, level, args.categories):
         print(f"| {name} | {bare:.0f} | {ours:.0f} | {pillow:.0f} |", flush=True)
+    if args.no_build:
+        return 0
 
     counts = {c: max(1, round(n * args.scale)) for c, n in train_counts(params).items()}
     params["data"]["train"]["presets"]["diverse-8k"] = counts

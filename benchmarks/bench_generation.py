@@ -29,8 +29,9 @@ def child(args) -> dict:
     """Time one batch size; runs in a fresh process."""
     import torch
 
-    from visreason.data import load_records
-    from visreason.generation import Request, Sampling, load_backend
+    from visreason.backends import load_backend
+    from visreason.generation import Request, Sampling
+    from visreason.records import load_records
     from visreason.rewards import format_prompt
 
     torch.manual_seed(0)
@@ -80,9 +81,9 @@ def main() -> None:
         print(json.dumps(child(args)))
         return
 
-    from visreason.config import load_params
     from visreason.data import build_dataset
     from visreason.models import build_tiny_model
+    from visreason.params import load_params
 
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or str(build_tiny_model(Path(tmp) / "tiny", seed=0))

@@ -17,7 +17,7 @@ import platform
 import random
 import time
 
-from visreason.rewards import REWARDS, score_designs
+from visreason.rewards import DESIGNS, get_reward, score_designs
 
 WORDS = (
     "the hour hand minute clock points between four five so we add one forty minutes box wall floor flag "
@@ -87,11 +87,12 @@ def main() -> None:
     rng = random.Random(0)
     batch = [completion(rng, args.chars) for _ in range(args.n)]
     texts, golds, cats = (list(column) for column in zip(*batch))
-    names = list(REWARDS)
+    names = list(DESIGNS)
 
     shared = best_rate(lambda: score_designs(names, texts, golds, cats), args.n, args.repeats)
-    naive = best_rate(lambda: [REWARDS[name](texts, golds, cats) for name in names], args.n, args.repeats)
-    single = {name: best_rate(lambda f=REWARDS[name]: f(texts, golds, cats), args.n, args.repeats) for name in names}
+    naive = best_rate(lambda: [get_reward(name)(texts, golds, cats) for name in names], args.n, args.repeats)
+    functions = {name: get_reward(name) for name in names}
+    single = {name: best_rate(lambda f=f: f(texts, golds, cats), args.n, args.repeats) for name, f in functions.items()}
 
     mean_chars = sum(map(len, texts)) / len(texts)
     print(f"python {platform.python_version()} on {platform.processor() or platform.machine()}, 1 core, single process")

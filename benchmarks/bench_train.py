@@ -123,7 +123,6 @@ def instrument_our_layer() -> dict:
     callback, completion tables), measured directly: robust to noise from other processes."""
     import functools
 
-    import visreason.rewards as R
     import visreason.train as T
 
     spent = {"layer": 0.0, "reward": 0.0}
@@ -139,19 +138,12 @@ def instrument_our_layer() -> dict:
 
         return wrapper
 
-    get_reward = R.get_reward
-    R.get_reward = lambda name: timed(timed(get_reward(name), "reward"), "layer", sign=-1)  # not ours
+    get_reward = T.get_reward
+    T.get_reward = lambda name: timed(timed(get_reward(name), "reward"), "layer", sign=-1)  # not ours
     T.RewardFunction.__call__ = timed(T.RewardFunction.__call__, "layer")
     T.RewardFunction.table = timed(T.RewardFunction.table, "layer")
-    make_callback = T._mlflow_callback
-
-    def callback(*a, **k):
-        cb = make_callback(*a, **k)
-        for name in ("on_log", "on_step_end", "on_save", "on_train_end"):
-            setattr(cb, name, timed(getattr(cb, name), "layer"))
-        return cb
-
-    T._mlflow_callback = callback
+    for name in ("on_log", "on_step_end", "on_save", "on_train_end"):
+        setattr(T.MlflowLogger, name, timed(getattr(T.MlflowLogger, name), "layer"))
     return spent
 
 
@@ -159,7 +151,7 @@ def worker(args) -> dict:
     """One training run in this process; prints its measurements as JSON."""
     import torch
 
-    from visreason.config import load_params
+    from visreason.params import load_params
 
     params = load_params(scale=args.scale)
     train = params["train"]
@@ -175,10 +167,10 @@ def worker(args) -> dict:
     timer = step_timer()
     spent = None
     if args.worker == "ours":
-        from visreason.train import run
+        from visreason.train import run_train
 
         spent = instrument_our_layer()
-        run(params, reward=args.reward, seed=0, data=args.data, model=args.model, out=out, callbacks=[timer])
+        run_train(params, reward=args.reward, seed=0, data=args.data, model=args.model, out=out, callbacks=[timer])
         state = json.loads(max((out / "checkpoints").glob("checkpoint-*/trainer_state.json"), key=_step).read_text())
     else:
         state = bare_trl(params, args, out, timer)
@@ -214,8 +206,8 @@ def bare_trl(params: dict, args, out: Path, timer) -> dict:
     from trl import GRPOConfig, GRPOTrainer
 
     from visreason import rewards as R
-    from visreason.data import load_records
     from visreason.models import build_messages, load_processor
+    from visreason.records import load_records
     from visreason.train import GRPO_KEYS, _check_settings, _lora_config
 
     cfg = params["train"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -9,13 +10,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import require
 from PIL import Image
 
 from visreason import VisreasonError
+from visreason.anthropic_client import AnthropicBackend, unavailable_reason
 from visreason.generation import Request, Sampling
 
-anthropic = pytest.importorskip("anthropic", reason="optional API backend: pip install 'visreason[api]'")
-from visreason.anthropic_client import AnthropicBackend, unavailable_reason  # noqa: E402
+require(importlib.util.find_spec("anthropic") is not None, "needs the api extra: pip install 'visreason[api]'", True)
 
 API_KEY = "sk-ant-test-0123456789-secret"
 
@@ -178,8 +180,9 @@ def test_missing_key_is_a_clear_error(monkeypatch, tmp_path):
 @pytest.fixture(scope="module")
 def cli_setup(tmp_path_factory):
     """A 9-puzzle evaluation set and a params file whose API cache lives in a temp folder."""
-    from visreason.config import DEFAULT_PARAMS, load_params
+    from visreason.config import DEFAULT_PARAMS
     from visreason.data import build_dataset
+    from visreason.params import load_params
 
     root = tmp_path_factory.mktemp("claude")
     params = load_params()

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from visreason import VisreasonError
-from visreason.config import DEFAULT_PARAMS, REPO_ROOT, load_params, resolve, validate
+from visreason.config import DEFAULT_PARAMS, REPO_ROOT, resolve
+from visreason.params import load_params, validate
 
 
 def base() -> dict:

@@ -17,22 +17,21 @@ from PIL import Image
 
 from visreason import VisreasonError
 from visreason.cli import main
-from visreason.config import DEFAULT_PARAMS, load_params
+from visreason.config import DEFAULT_PARAMS
 from visreason.data import (
-    RECORD_FIELDS,
     acceptance,
     build_dataset,
     check_counts,
     encode_png,
-    load_records,
     preview,
     stable_seed,
-    state_key,
     train_counts,
     verify_dataset,
 )
+from visreason.params import load_params
 from visreason.puzzles import CATEGORIES
 from visreason.puzzles.base import Puzzle
+from visreason.records import RECORD_FIELDS, load_records, state_key
 from visreason.released import huggingface_rows
 
 NINE = list(CATEGORIES)

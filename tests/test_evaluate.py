@@ -11,19 +11,18 @@ import pytest
 
 from visreason import VisreasonError
 from visreason.cli import main
-from visreason.config import load_params
 from visreason.evaluate import (
     accuracy_summary,
-    aggregate_seeds,
     behaviour_flags,
     behaviour_summary,
     compute_metrics,
-    evaluate,
+    run_evaluate,
     score_sample,
-    wilson,
 )
 from visreason.generation import Generation
+from visreason.params import load_params
 from visreason.rewards import score_answer
+from visreason.stats import aggregate_seeds, wilson
 
 CATEGORIES9 = [
     "clock",
@@ -231,10 +230,10 @@ def dataset(small_eval_dataset):
 
 @pytest.fixture(scope="module")
 def oracle_captions(params, dataset, tmp_path_factory):
-    from visreason.captions import build_captions
+    from visreason.captions import run_captions
 
     out = tmp_path_factory.mktemp("captions") / "oracle"
-    build_captions(params, data=dataset, captioner="oracle", out=out)
+    run_captions(params, data=dataset, captioner="oracle", out=out)
     return out
 
 
@@ -245,7 +244,7 @@ def read_samples(out):
 @pytest.mark.parametrize("mode", ["image", "text", "image+caption"])
 def test_evaluate_tiny_model_all_modes(mode, params, dataset, oracle_captions, tiny_model, tmp_path):
     out = tmp_path / mode
-    metrics = evaluate(
+    metrics = run_evaluate(
         params,
         model=str(tiny_model),
         data=dataset,
@@ -273,7 +272,7 @@ def test_evaluate_tiny_model_all_modes(mode, params, dataset, oracle_captions, t
 
 
 def test_evaluate_multiple_choice_shows_options(params, dataset, tiny_model, tmp_path):
-    evaluate(
+    run_evaluate(
         params,
         model=str(tiny_model),
         data=dataset,
@@ -288,7 +287,7 @@ def test_evaluate_multiple_choice_shows_options(params, dataset, tiny_model, tmp
 
 def test_resume_only_generates_the_rest(params, dataset, tiny_model, tmp_path):
     full = tmp_path / "full"
-    evaluate(params, model=str(tiny_model), data=dataset, mode="image", prompt="vanilla", tag="base", out=full)
+    run_evaluate(params, model=str(tiny_model), data=dataset, mode="image", prompt="vanilla", tag="base", out=full)
     done = read_samples(full)
     # Simulate a kill after 5 samples: settings and part of samples.jsonl written, a last
     # line cut off mid-write, no metrics.json. Marked completions tell redone samples apart.
@@ -298,7 +297,7 @@ def test_resume_only_generates_the_rest(params, dataset, tiny_model, tmp_path):
     kept = [dict(s, completion="<answer>KEPT</answer>") for s in done[:5]]
     lines = "".join(json.dumps(s) + "\n" for s in kept) + json.dumps(done[5])[:40]
     (part / "samples.jsonl").write_text(lines)
-    metrics = evaluate(
+    metrics = run_evaluate(
         params, model=str(tiny_model), data=dataset, mode="image", prompt="vanilla", tag="base", out=part
     )
     resumed = {s["id"]: s for s in read_samples(part)}
@@ -307,7 +306,7 @@ def test_resume_only_generates_the_rest(params, dataset, tiny_model, tmp_path):
     assert all(resumed[s["id"]] == s for s in done[5:])  # greedy: the rest is what a full run gives
 
     # A finished evaluation rerun starts over; so does one with other settings.
-    evaluate(params, model=str(tiny_model), data=dataset, mode="image", prompt="vanilla", tag="base", out=part)
+    run_evaluate(params, model=str(tiny_model), data=dataset, mode="image", prompt="vanilla", tag="base", out=part)
     assert all("KEPT" not in s["completion"] for s in read_samples(part))
 
 
@@ -316,8 +315,8 @@ def test_batched_generation_matches_one_at_a_time(params, dataset, tiny_model):
     (Image batches are checked by the resume test, whose batches differ from the full run's.)"""
     from dataclasses import replace
 
-    from visreason.data import load_records
     from visreason.generation import Request, Sampling, TransformersBackend
+    from visreason.records import load_records
     from visreason.rewards import format_prompt
 
     # Clock descriptions are short, maze ones long: the batch needs padding.
@@ -356,7 +355,7 @@ def test_bad_inputs_fail_before_generation(params, dataset, oracle_captions, tin
     with pytest.raises(SystemExit):  # argparse rejects an unknown mode (exit 2 with usage)
         main(["evaluate", *common, "--model", str(tiny_model), "--mode", "video", "--out", str(out)])
     with pytest.raises(VisreasonError, match="unknown mode 'video'"):
-        evaluate(params, model=str(tiny_model), data=dataset, mode="video", prompt="vanilla", tag="base", out=out)
+        run_evaluate(params, model=str(tiny_model), data=dataset, mode="video", prompt="vanilla", tag="base", out=out)
 
 
 def test_split_without_descriptions_or_captions_is_refused(params, dataset, oracle_captions, tiny_model, tmp_path):
@@ -367,7 +366,7 @@ def test_split_without_descriptions_or_captions_is_refused(params, dataset, orac
         "".join(json.dumps({k: v for k, v in r.items() if k != "description"}) + "\n" for r in records)
     )
     with pytest.raises(VisreasonError, match="description"):
-        evaluate(
+        run_evaluate(
             params, model=str(tiny_model), data=bad, mode="text", prompt="vanilla", tag="base", out=tmp_path / "o1"
         )
     caps = tmp_path / "caps"
@@ -376,7 +375,7 @@ def test_split_without_descriptions_or_captions_is_refused(params, dataset, orac
     (caps / "captions.jsonl").write_text("\n".join(lines[1:]) + "\n")
     missing = json.loads(lines[0])["id"]
     with pytest.raises(VisreasonError, match=f"record {missing}: no caption"):
-        evaluate(
+        run_evaluate(
             params,
             model=str(tiny_model),
             data=dataset,

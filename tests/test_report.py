@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from visreason import VisreasonError
-from visreason.config import load_params
-from visreason.report import build_report, fmt, seed_stats, split_tag
+from visreason.params import load_params, split_tag
+from visreason.report import build_report, fmt, seed_stats
 
 CATS = [
     "clock",

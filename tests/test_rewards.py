@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 import math
 
@@ -13,14 +12,11 @@ from hypothesis import strategies as st
 from visreason import VisreasonError, rewards
 from visreason.cli import main
 from visreason.rewards import (
-    PROMPTS,
-    REWARDS,
-    WEIGHTS,
+    DESIGNS,
     blocks,
     extract_answer,
     format_prompt,
     get_reward,
-    non_answer_weight,
     parse,
     partial_credit,
     reward_terms,
@@ -31,7 +27,7 @@ from visreason.rewards import (
 )
 
 T1, T2, T3 = math.tanh(1), math.tanh(2), math.tanh(3)
-NAMES = ["vanilla", "only_accuracy", "mixture", "continuous", "visual_fusion", "no_accuracy"]
+NAMES = list(DESIGNS)
 
 # image description: U=2 | think: 3 lines, U=3 | visual: U=1 | rethink: U=1, D=1 | answer 6:03
 TYPICAL = (
@@ -40,10 +36,6 @@ TYPICAL = (
     "<rethink>Yes. yes.</rethink>\n"
     "<answer> 6:03 </answer>"
 )
-
-
-def test_module_docstring_examples_hold():
-    assert doctest.testmod(rewards, optionflags=doctest.ELLIPSIS).failed == 0
 
 
 # -- Parsing ----------------------------------------------------------------------
@@ -109,8 +101,8 @@ def test_answer_needs_exactly_one_block():
     assert extract_answer("<answer> </answer>") == ""
     assert extract_answer(None) is None
     for name in NAMES:
-        assert REWARDS[name](["<answer>5</answer><answer>5</answer>"], ["5"], ["maze"]) == [0.0]
-        assert REWARDS[name](["5"], ["5"], ["maze"]) == [0.0]
+        assert get_reward(name)(["<answer>5</answer><answer>5</answer>"], ["5"], ["maze"]) == [0.0]
+        assert get_reward(name)(["5"], ["5"], ["maze"]) == [0.0]
 
 
 # -- The scorer -------------------------------------------------------------------
@@ -215,20 +207,14 @@ def test_partial_credit_other_is_exact():
 # -- The six designs ----------------------------------------------------------------
 
 
-def test_weight_tables():
-    assert WEIGHTS == {
-        "vanilla": {"think": 0.1, "accuracy": 0.9},
-        "only_accuracy": {"accuracy": 1.0},
-        "mixture": {"image_description": 0.06, "think": 0.06, "rethink": 0.08, "accuracy": 0.80},
-        "continuous": {"image_description": 0.06, "think": 0.06, "rethink": 0.08, "partial_credit": 0.80},
-        "visual_fusion": {"think": 0.1, "visual": 0.1, "accuracy": 0.8},
-        "no_accuracy": {"image_description": 0.3, "think": 0.3, "rethink": 0.3, "answer_present": 0.1},
-    }
-    for name, fn in REWARDS.items():
-        assert fn.__name__ == name and fn.__doc__
-        assert sum(WEIGHTS[name].values()) == pytest.approx(1.0)
-    assert list(REWARDS) == NAMES
-    assert non_answer_weight("no_accuracy") == pytest.approx(0.9) and non_answer_weight("only_accuracy") == 0.0
+def test_design_table():
+    # The weights themselves are the module docstring's table (a doctest, read from DESIGNS).
+    assert NAMES == ["vanilla", "only_accuracy", "mixture", "continuous", "visual_fusion", "no_accuracy"]
+    for name, design in DESIGNS.items():
+        assert design.function.__name__ == name and design.function.__doc__
+        assert sum(design.weights.values()) == pytest.approx(1.0)
+        assert set(design.weights) <= set(rewards.TERMS)
+    assert DESIGNS["no_accuracy"].tag_weight == pytest.approx(0.9) and DESIGNS["only_accuracy"].tag_weight == 0.0
 
 
 def test_hand_computed_typical_completion():
@@ -243,11 +229,11 @@ def test_hand_computed_typical_completion():
     }
     assert parse(TYPICAL)[:4] == pytest.approx(tuple(fmt.values()))
     for name in NAMES:
-        assert REWARDS[name]([TYPICAL], ["6:03"], ["clock"]) == pytest.approx([expected[name]])
+        assert get_reward(name)([TYPICAL], ["6:03"], ["clock"]) == pytest.approx([expected[name]])
     wrong = TYPICAL.replace(" 6:03 ", "6:05")  # dm = 2: partial credit 0.5 + 0.5 * 0.9
-    assert REWARDS["mixture"]([wrong], ["6:03"], ["clock"]) == pytest.approx([0.06 * T2 + 0.06 * T3])
-    assert REWARDS["continuous"]([wrong], ["6:03"], ["clock"]) == pytest.approx([0.06 * T2 + 0.06 * T3 + 0.8 * 0.95])
-    assert REWARDS["no_accuracy"]([wrong], ["6:03"], ["clock"]) == pytest.approx([expected["no_accuracy"]])
+    assert get_reward("mixture")([wrong], ["6:03"], ["clock"]) == pytest.approx([0.06 * T2 + 0.06 * T3])
+    assert get_reward("continuous")([wrong], ["6:03"], ["clock"]) == pytest.approx([0.06 * T2 + 0.06 * T3 + 0.8 * 0.95])
+    assert get_reward("no_accuracy")([wrong], ["6:03"], ["clock"]) == pytest.approx([expected["no_accuracy"]])
 
 
 def test_reward_terms_and_shared_parse_agree():
@@ -256,7 +242,7 @@ def test_reward_terms_and_shared_parse_agree():
     assert terms["accuracy"] == [1.0, 0.0] and terms["rethink"] == [0.0, 0.0]
     everything = score_designs(NAMES, [TYPICAL, "<answer>6:03</answer>", ""], "6:03", "clock")
     for name in NAMES:
-        assert everything[name]["total"] == REWARDS[name]([TYPICAL, "<answer>6:03</answer>", ""], "6:03", "clock")
+        assert everything[name]["total"] == get_reward(name)([TYPICAL, "<answer>6:03</answer>", ""], "6:03", "clock")
 
 
 def test_chat_message_completions():
@@ -274,7 +260,7 @@ def test_chat_message_completions():
         ],
         {"role": "assistant", "content": text},
     ]
-    assert REWARDS["vanilla"](as_chat, ["5"] * 3, ["maze"] * 3) == pytest.approx([0.1 * T1 + 0.9] * 3)
+    assert get_reward("vanilla")(as_chat, ["5"] * 3, ["maze"] * 3) == pytest.approx([0.1 * T1 + 0.9] * 3)
     odd = [
         [{"role": "assistant", "content": None}],
         [{"role": "user", "content": text}],
@@ -283,12 +269,12 @@ def test_chat_message_completions():
         [{"content": [{"type": "image"}]}],
     ]
     for name in NAMES:
-        assert REWARDS[name](odd, ["5"] * 5, ["maze"] * 5) == [0.0] * 5
+        assert get_reward(name)(odd, ["5"] * 5, ["maze"] * 5) == [0.0] * 5
 
 
 def test_trl_keyword_call_and_per_term_metrics():
     logged = {}
-    out = REWARDS["visual_fusion"](
+    out = get_reward("visual_fusion")(
         prompts=["p"], completions=[TYPICAL], completion_ids=[[1]], answer=["6:03"], category=["clock"],
         trainer_state=None, log_extra=lambda *a: None, log_metric=lambda k, v: logged.__setitem__(k, v),
     )  # fmt: skip
@@ -310,8 +296,8 @@ def test_unknown_name_and_bad_columns():
         ):
             call()
     with pytest.raises(VisreasonError, match="'answer' has 1 values for 2 completions"):
-        REWARDS["mixture"](["a", "b"], ["5"], "maze")
-    assert REWARDS["only_accuracy"]([], [], []) == []
+        get_reward("mixture")(["a", "b"], ["5"], "maze")
+    assert get_reward("only_accuracy")([], [], []) == []
 
 
 # -- Properties -----------------------------------------------------------------------
@@ -348,8 +334,8 @@ def test_no_reward_raises_and_values_are_bounded(texts, gold, category):
     batch = texts + [[{"role": "assistant", "content": t}] for t in texts]
     scores = score_designs(NAMES, batch, gold, category)
     for name in NAMES:
-        assert REWARDS[name](batch, gold, category) == scores[name]["total"]
-        low = -non_answer_weight(name)
+        assert get_reward(name)(batch, gold, category) == scores[name]["total"]
+        low = -DESIGNS[name].tag_weight
         assert all(low <= v <= 1.0 for v in scores[name]["total"]), (name, scores[name])
         for term, values in scores[name].items():
             bound = (0.0, 1.0) if term in rewards.ANSWER_TERMS else (-1.0, 1.0)
@@ -385,7 +371,7 @@ def test_pathological_inputs_are_linear_and_bounded():
     assert scores["visual_fusion"]["think"][2] == pytest.approx(T1)
     assert scores["visual_fusion"]["visual"][2] == pytest.approx(T1 - 1.0)
     for name in NAMES:
-        assert all(-non_answer_weight(name) <= v <= 1.0 for v in scores[name]["total"])
+        assert all(-DESIGNS[name].tag_weight <= v <= 1.0 for v in scores[name]["total"])
     assert scores["continuous"]["partial_credit"][3] == 0.0
 
 
@@ -393,7 +379,7 @@ def test_pathological_inputs_are_linear_and_bounded():
 
 
 def test_prompts_name_each_designs_tags():
-    assert PROMPTS["only_accuracy"] == PROMPTS["vanilla"]
+    assert DESIGNS["only_accuracy"].prompt == DESIGNS["vanilla"].prompt
     for name in NAMES:
         prompt = format_prompt(name, "What time is it?")
         assert prompt.startswith("What time is it?") and "<think>" in prompt and "<answer>" in prompt
@@ -442,7 +428,7 @@ def test_audit_command_writes_table_and_flags(tmp_path, capsys):
 
 
 def test_audit_falls_back_to_builtin_golds(tmp_path):
-    from visreason.config import load_params
+    from visreason.params import load_params
     from visreason.rewards_audit import FALLBACK_GOLD, audit, gold_answers, to_markdown
 
     params = load_params()

@@ -10,15 +10,15 @@ import time
 
 import pytest
 
-from visreason.config import load_params
 from visreason.files import sha256_tree
+from visreason.params import load_params
 from visreason.tracking import flatten, git_commit, prepare_store, start_run, tracking_uri
 
 # One training-like job: a run with the standard tags and a metric per step.
 WORKER = """
 import sys
 import mlflow
-from visreason.config import load_params
+from visreason.params import load_params
 from visreason.tracking import start_run
 params = load_params()
 reward, steps = sys.argv[1], int(sys.argv[2])

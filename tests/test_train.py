@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import require
 from PIL import Image, ImageDraw
 
 from visreason import VisreasonError
 from visreason.cli import main
-from visreason.config import load_params
 from visreason.files import read_json
-from visreason.rewards import REWARDS
-from visreason.train import run
+from visreason.params import load_params
+from visreason.rewards import DESIGNS
+from visreason.train import run_train
 
 
 def write_dataset(root: Path, n: int = 8) -> Path:
@@ -80,7 +81,7 @@ def test_learning_signal_and_trained_weights_reload(tiny_model, data, tmp_path):
         per_device_train_batch_size=16,
         log_completions_steps=20,
     )
-    summary = run(
+    summary = run_train(
         params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "out", reward_fn=even_token_reward
     )
     history = json.loads((tmp_path / "out" / "checkpoints" / "checkpoint-40" / "trainer_state.json").read_text())
@@ -124,19 +125,24 @@ def test_killed_run_resumes_without_replaying_data(tiny_model, data, tmp_path):
     # 8 records, 2 prompts per step: an epoch is 4 steps; the run is killed in epoch 1, after checkpoint 5
     params = smoke_params(max_steps=7, save_steps=5, learning_rate=1e-2)
     straight = Recorder()
-    reference = run(
+    reference = run_train(
         params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "a", reward_fn=straight
     )
 
+    def train_b(params, reward_fn):
+        return run_train(
+            params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b", reward_fn=reward_fn
+        )
+
     killed = Recorder(crash_at=6)
     with pytest.raises(RuntimeError, match="preemption"):
-        run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b", reward_fn=killed)
+        train_b(params, killed)
     assert not (tmp_path / "b" / "final").exists() and not (tmp_path / "b" / "train_summary.json").exists()
     assert sorted(p.name for p in (tmp_path / "b" / "checkpoints").glob("checkpoint-*")) == ["checkpoint-5"]
     run_id = (tmp_path / "b" / "mlflow_run_id").read_text()
 
     resumed = Recorder()
-    summary = run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b", reward_fn=resumed)
+    summary = train_b(params, resumed)
     assert summary["steps"] == 7
     assert killed.batches + resumed.batches == straight.batches  # same prompts, same order, none replayed
     assert straight.batches[4] != straight.batches[0]  # epoch 1 is not epoch 0's order again
@@ -147,26 +153,17 @@ def test_killed_run_resumes_without_replaying_data(tiny_model, data, tmp_path):
     # a longer rerun extends the finished run from its last checkpoint; an equal one does nothing
     params["train"]["max_steps"] = 8
     more = Recorder()
-    assert (
-        run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b", reward_fn=more)["steps"]
-        == 8
-    )
+    assert train_b(params, more)["steps"] == 8
     assert len(more.batches) == 1
     again = Recorder()
-    assert (
-        run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b", reward_fn=again)["steps"]
-        == 8
-    )
+    assert train_b(params, again)["steps"] == 8
     assert again.batches == []
 
     # other settings: the old run is moved aside (never resumed from), and training starts over
     params["train"]["learning_rate"] = 1e-3
     params["train"]["max_steps"] = 2
     fresh = Recorder()
-    assert (
-        run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "b", reward_fn=fresh)["steps"]
-        == 2
-    )
+    assert train_b(params, fresh)["steps"] == 2
     assert fresh.batches == straight.batches[:2]  # from step 0, not from checkpoint 8
     aside = tmp_path / "b" / "superseded"
     assert read_json(aside / "train_config.json")["learning_rate"] == 1e-2
@@ -175,7 +172,7 @@ def test_killed_run_resumes_without_replaying_data(tiny_model, data, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("reward", sorted(REWARDS))
+@pytest.mark.parametrize("reward", sorted(DESIGNS))
 def test_cli_smoke_every_reward(reward, tiny_model, data, tmp_path):
     out = tmp_path / reward
     argv = [
@@ -210,7 +207,7 @@ def _override(path: Path, train: dict) -> None:
 def test_mlflow_run_has_params_metrics_tags_and_tables(tiny_model, data, tmp_path):
     import mlflow
 
-    summary = run(
+    summary = run_train(
         smoke_params(log_completions_steps=1),
         reward="mixture",
         seed=3,
@@ -253,7 +250,7 @@ def test_mlflow_run_has_params_metrics_tags_and_tables(tiny_model, data, tmp_pat
 def _fails(match, tmp_path, data, model, reward="vanilla", **train):
     params = smoke_params(**train)
     with pytest.raises(VisreasonError, match=match):
-        run(params, reward=reward, seed=0, data=data, model=model, out=tmp_path / "out")
+        run_train(params, reward=reward, seed=0, data=data, model=model, out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -311,8 +308,7 @@ def test_batch_not_divisible(tiny_model, data, tmp_path):
 def test_gpu_settings_without_gpu(setting, tiny_model, data, tmp_path):
     import torch
 
-    if torch.cuda.is_available():
-        pytest.fail("this test expects a machine without a GPU")
+    require(not torch.cuda.is_available(), "checks the refusal of GPU settings: needs a machine without a GPU")
     _fails(next(iter(setting)), tmp_path, data, tiny_model, **setting)
 
 
@@ -324,7 +320,7 @@ def test_unset_setting(tiny_model, data, tmp_path):
     params = smoke_params()
     del params["train"]["beta"]
     with pytest.raises(VisreasonError, match="train.beta"):
-        run(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "out")
+        run_train(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "out")
 
 
 def test_lora_trains_adapters_and_saves_a_merged_model(tiny_model, data, tmp_path):
@@ -333,7 +329,7 @@ def test_lora_trains_adapters_and_saves_a_merged_model(tiny_model, data, tmp_pat
     lora = {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0}
     params = smoke_params(learning_rate=5e-2)
     params["train"]["lora"].update(lora)
-    summary = run(
+    summary = run_train(
         params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "out", reward_fn=even_token_reward
     )
     final = tmp_path / "out" / "final"
@@ -348,7 +344,7 @@ def test_lora_trains_adapters_and_saves_a_merged_model(tiny_model, data, tmp_pat
 
 
 def test_per_reward_overrides_merge_over_train():
-    from visreason.config import validate
+    from visreason.params import validate
     from visreason.train import train_settings
 
     params = load_params()

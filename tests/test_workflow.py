@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from visreason.config import REPO_ROOT, load_params
+from visreason.config import REPO_ROOT
+from visreason.params import load_params
 
 # Stand-in for `python -m visreason`: writes each command's outputs, with content
 # derived from its arguments and params.yaml (so a changed setting changes them).

@@ -66,7 +66,7 @@ class AnthropicBackend:
         reason = unavailable_reason()
         if reason:
             raise VisreasonError(f"model claude:{model} cannot run: {reason}")
-        import anthropic
+        import anthropic  # the optional `api` extra: checked by unavailable_reason above
 
         self.model, self.sampling = model, sampling
         self.cache_dir = Path(cache_dir) / model
@@ -102,7 +102,7 @@ class AnthropicBackend:
         return gen
 
     def _create(self, request: Request):
-        import anthropic
+        import anthropic  # the optional `api` extra
 
         content = []
         if request.image is not None:

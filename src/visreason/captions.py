@@ -17,14 +17,19 @@ facts_correct, facts_total, n_tokens, truncated), then `summary.json`.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
-from visreason import VisreasonError
-from visreason.files import atomic_dir, progress, write_json
+import mlflow
 
-CAPTIONERS = ("oracle", "model")
+from visreason import VisreasonError
+from visreason.backends import api_options, check_model, load_backend
+from visreason.files import atomic_dir, progress, write_json, write_jsonl
+from visreason.generation import Request, Sampling
+from visreason.params import CAPTIONERS
+from visreason.puzzles import CATEGORIES
+from visreason.records import load_records
+from visreason.tracking import start_run
 
 
 def caption_prompt(category: str) -> str:
@@ -33,8 +38,6 @@ def caption_prompt(category: str) -> str:
     The example describes a fixed random state of the same category (never the
     puzzle shown), so the model learns the format, not the answer.
     """
-    from visreason.puzzles import CATEGORIES
-
     puzzle = CATEGORIES[category]
     example, _ = puzzle.sample(random.Random(f"caption-example-{category}"))
     return (
@@ -47,8 +50,6 @@ def caption_prompt(category: str) -> str:
 
 def fidelity(caption: str, record: dict) -> tuple[int, int]:
     """(facts the caption states, facts in the state) for one record."""
-    from visreason.puzzles import CATEGORIES
-
     return CATEGORIES[record["category"]].fact_fidelity(caption, record["solution"])
 
 
@@ -72,9 +73,6 @@ def summarize(rows: list[dict]) -> dict:
 
 def model_captions(records: list[dict], data_dir: Path, model: str, params: dict) -> list:
     """One `Generation` per record from a model captioner, in batches."""
-    from visreason.evaluate import api_options
-    from visreason.generation import Request, Sampling, load_backend
-
     cfg = params["captions"]
     sampling = Sampling(max_new_tokens=cfg["max_new_tokens"])
     backend = load_backend(model, sampling, params["evaluate"]["backend"], **api_options(params))
@@ -87,14 +85,8 @@ def model_captions(records: list[dict], data_dir: Path, model: str, params: dict
     return outs
 
 
-def build_captions(
-    params: dict, *, data: str | Path, captioner: str, out: str | Path, model: str | None = None
-) -> dict:
+def run_captions(params: dict, *, data: str | Path, captioner: str, out: str | Path, model: str | None = None) -> dict:
     """Caption every record of the split in `data`; write OUTDIR/captions.jsonl and summary.json."""
-    from visreason.data import load_records
-    from visreason.generation import check_model
-    from visreason.tracking import start_run
-
     if captioner not in CAPTIONERS:
         raise VisreasonError(f"unknown captioner '{captioner}' (valid: {', '.join(CAPTIONERS)})")
     if captioner == "model" and not model:
@@ -132,46 +124,13 @@ def build_captions(
         summary = {"captioner": captioner, "model": model, "data": str(data), "split": split, **summarize(rows)}
         log_summary(summary)
         with atomic_dir(out) as tmp:
-            lines = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
-            (tmp / "captions.jsonl").write_text(lines, encoding="utf-8")
+            write_jsonl(tmp / "captions.jsonl", rows)
             write_json(tmp / "summary.json", summary)
     return summary
 
 
 def log_summary(summary: dict) -> None:
-    import mlflow
-
     fid = summary["fidelity"]
     values = {f"fidelity/{c}": v["fidelity"] for c, v in fid["per_category"].items()}
     mlflow.log_metrics(values | {"fidelity/mean": fid["mean"]})
     mlflow.log_dict(summary, "summary.json")
-
-
-def add_cli(sub) -> None:
-    from visreason.config import add_params_argument
-
-    p = sub.add_parser(
-        "captions",
-        help="caption every puzzle of a split (oracle or model) and score caption fidelity",
-        description="Write OUTDIR/captions.jsonl (one caption per puzzle, with the facts it states correctly) and "
-        "OUTDIR/summary.json (caption fidelity per category: the share of the state's facts the captions state).",
-    )
-    p.add_argument("--data", required=True, help="dataset folder written by `visreason data build`")
-    p.add_argument(
-        "--captioner", required=True, choices=CAPTIONERS, help="oracle (the puzzle engine's description) or model"
-    )
-    p.add_argument("--model", default=None, help="model folder or claude:<model-id> (captioner model)")
-    p.add_argument("--out", required=True, help="output folder")
-    add_params_argument(p)
-    p.set_defaults(func=_run)
-
-
-def _run(args) -> int:
-    from visreason.config import params_from_args
-
-    params = params_from_args(args)
-    summary = build_captions(params, data=args.data, captioner=args.captioner, out=args.out, model=args.model)
-    fid = summary["fidelity"]
-    cats = ", ".join(f"{c} {v['fidelity']:.2f}" for c, v in fid["per_category"].items())
-    print(f"captions ({args.captioner}): mean fidelity {fid['mean']:.3f} [{cats}] -> {args.out}")
-    return 0

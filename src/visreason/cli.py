@@ -1,29 +1,310 @@
-"""The `visreason` command. Each stage module adds its own subcommand.
+"""The `visreason` command: every argument declaration and handler of the package.
 
-Modules are imported only when their subcommand runs... except for argument
-parsing: every stage module must keep heavy imports (torch, transformers,
-trl, mlflow) inside functions so that `visreason --help` stays fast.
+Each handler parses, calls one `run_*` function of a stage module, and prints one
+line. The stage modules are imported inside the handlers, because they import
+torch, transformers, TRL and MLflow (`import visreason.train` takes about 10 s),
+which `visreason --help` and argument errors should not wait for. Everything the
+parser itself needs (choices, defaults) comes from `visreason.params`, which is light.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
+from pathlib import Path
 
 from visreason import VisreasonError, __version__
+from visreason.config import DEFAULT_PARAMS
+from visreason.files import read_json
+from visreason.params import ANSWER_FORMATS, BACKENDS, CAPTIONERS, MODES, load_params
+from visreason.records import SPLITS
 
-# Subcommand modules, in pipeline order. Each defines `add_cli(subparsers)`,
-# which registers its parser(s) and sets `func` to a callable taking the args.
-STAGE_MODULES = [
-    "visreason.data",
-    "visreason.models",
-    "visreason.captions",
-    "visreason.rewards",
-    "visreason.train",
-    "visreason.evaluate",
-    "visreason.report",
-]
+
+def _params(args) -> dict:
+    return load_params(args.params, args.scale)
+
+
+def _add_params(parser: argparse.ArgumentParser) -> None:
+    """The `--params` and `--scale` options of every command that reads params.yaml."""
+    parser.add_argument("--params", default=str(DEFAULT_PARAMS), help="params file (default: %(default)s)")
+    parser.add_argument("--scale", default=None, help="override the file's `scale` (smoke or paper)")
+
+
+# ---------------------------------------------------------------- data
+
+
+def _data_build(args) -> int:
+    from visreason.data import run_build
+
+    manifest = run_build(_params(args), args.split, args.out, args.exclude)
+    print(f"wrote {manifest['num_records']} {args.split} records ({manifest['source']}) to {args.out}")
+    return 0
+
+
+def _data_preview(args) -> int:
+    from visreason.data import preview
+
+    print(f"wrote {preview(args.data, args.out, args.per_category)}")
+    return 0
+
+
+def _data_verify(args) -> int:
+    from visreason.data import verify_dataset
+
+    result = verify_dataset(args.data)
+    print(f"{args.data}: {result['records']} records and {result['files']} files verified")
+    return 0
+
+
+def _add_data(sub) -> None:
+    parser = sub.add_parser(
+        "data",
+        help="build, preview and verify puzzle datasets",
+        description="Build puzzle datasets (generated, released folder or Hugging Face), preview and verify them.",
+    )
+    actions = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+
+    build = actions.add_parser(
+        "build",
+        help="build the training or evaluation set that params.yaml asks for",
+        description="Build a dataset folder atomically (records.jsonl, images/, manifest.json last) "
+        "as params.yaml `data` says.",
+    )
+    build.add_argument(
+        "--split", required=True, choices=SPLITS, help="train (data.train.preset) or eval (data.eval.source)"
+    )
+    build.add_argument("--out", required=True, type=Path, help="dataset folder to write (replaced only when complete)")
+    build.add_argument(
+        "--exclude",
+        type=Path,
+        default=None,
+        help="dataset whose puzzle states the new one must not contain (the eval set)",
+    )
+    _add_params(build)
+    build.set_defaults(func=_data_build)
+
+    show = actions.add_parser(
+        "preview",
+        help="write a PNG contact sheet of a dataset",
+        description="Write a PNG contact sheet: N puzzles per category with their question and answer.",
+    )
+    show.add_argument("--data", required=True, type=Path, help="dataset folder")
+    show.add_argument("--out", required=True, type=Path, help="PNG file to write")
+    show.add_argument("--per-category", type=int, default=3, help="puzzles per category (default: %(default)s)")
+    show.set_defaults(func=_data_preview)
+
+    check = actions.add_parser(
+        "verify",
+        help="re-hash a dataset against its manifest and re-solve every record",
+        description="Check every file's sha256 against manifest.json and every answer against the exact solver.",
+    )
+    check.add_argument("--data", required=True, type=Path, help="dataset folder")
+    check.set_defaults(func=_data_verify)
+
+
+# ---------------------------------------------------------------- model
+
+
+def _model_tiny(args) -> int:
+    from visreason.models import build_tiny_model
+
+    params = _params(args)
+    seed = params["model"]["tiny_seed"] if args.seed is None else args.seed
+    path = build_tiny_model(args.out, seed=seed)
+    info = read_json(path / "visreason_model.json")
+    print(f"tiny model: {path} ({info['parameters']:,} parameters, vocabulary {info['vocab_size']})")
+    return 0
+
+
+def _add_model(sub) -> None:
+    parser = sub.add_parser("model", help="build or inspect models", description="Model utilities.")
+    actions = parser.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    tiny = actions.add_parser(
+        "tiny",
+        help="build the tiny offline Qwen2.5-VL (random weights)",
+        description="Build a tiny random-weight Qwen2.5-VL with a locally trained tokenizer, deterministically "
+        "and offline. DIR is written atomically; DIR/visreason_model.json is written last.",
+    )
+    tiny.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    tiny.add_argument(
+        "--seed", type=int, default=None, help="weight initialisation seed (default: params model.tiny_seed)"
+    )
+    _add_params(tiny)
+    tiny.set_defaults(func=_model_tiny)
+
+
+# ---------------------------------------------------------------- captions
+
+
+def _captions(args) -> int:
+    from visreason.captions import run_captions
+
+    summary = run_captions(_params(args), data=args.data, captioner=args.captioner, out=args.out, model=args.model)
+    fid = summary["fidelity"]
+    cats = ", ".join(f"{c} {v['fidelity']:.2f}" for c, v in fid["per_category"].items())
+    print(f"captions ({args.captioner}): mean fidelity {fid['mean']:.3f} [{cats}] -> {args.out}")
+    return 0
+
+
+def _add_captions(sub) -> None:
+    p = sub.add_parser(
+        "captions",
+        help="caption every puzzle of a split (oracle or model) and score caption fidelity",
+        description="Write OUTDIR/captions.jsonl (one caption per puzzle, with the facts it states correctly) and "
+        "OUTDIR/summary.json (caption fidelity per category: the share of the state's facts the captions state).",
+    )
+    p.add_argument("--data", required=True, help="dataset folder written by `visreason data build`")
+    p.add_argument(
+        "--captioner", required=True, choices=CAPTIONERS, help="oracle (the puzzle engine's description) or model"
+    )
+    p.add_argument("--model", default=None, help="model folder or claude:<model-id> (captioner model)")
+    p.add_argument("--out", required=True, help="output folder")
+    _add_params(p)
+    p.set_defaults(func=_captions)
+
+
+# ---------------------------------------------------------------- rewards
+
+
+def _rewards_audit(args) -> int:
+    from visreason.rewards_audit import run_audit
+
+    result = run_audit(_params(args), args.out)
+    out = Path(args.out)
+    print(f"wrote {out} and {out.with_suffix('.json')}: {result['n_flags']} flags, {result['n_unexpected']} unexpected")
+    return 0
+
+
+def _add_rewards(sub) -> None:
+    parser = sub.add_parser(
+        "rewards", help="inspect the reward designs", description="Inspect the reward designs before training."
+    )
+    actions = parser.add_subparsers(dest="rewards_command", required=True, metavar="ACTION")
+    audit = actions.add_parser(
+        "audit",
+        help="score every reward on probe completions and flag degenerate ones that score too well",
+        description=(
+            "Score every reward design on a bank of probe completions per category (correct, wrong, padded, "
+            "tag spam, several answers, unclosed, empty, 100,000 characters, ...) and flag every degenerate "
+            "probe that scores at least as high as the correct, well-formed completion. Writes a Markdown "
+            "table and a JSON summary beside it, and logs to MLflow."
+        ),
+    )
+    audit.add_argument(
+        "--out",
+        default="results/rewards/audit.md",
+        help="Markdown table to write; audit.json goes beside it (default: %(default)s)",
+    )
+    _add_params(audit)
+    audit.set_defaults(func=_rewards_audit)
+
+
+# ---------------------------------------------------------------- train
+
+
+def _train(args) -> int:
+    from visreason.train import run_train
+
+    summary = run_train(
+        _params(args), reward=args.reward, seed=args.seed, data=args.data, model=args.model, out=args.out
+    )
+    if summary:
+        rewards = ", ".join(f"{k}={v:.3f}" for k, v in summary["final_rewards"].items())
+        print(f"visreason train: {summary['steps']} steps in {summary['wall_time_s']} s; final {rewards}")
+    return 0
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="GRPO training of one reward design (TRL)",
+        description="Train the model with GRPO (TRL GRPOTrainer) under one reward design. OUTDIR gets checkpoints/, "
+        "final/ and train_summary.json (last). Rerunning the same command resumes from the newest checkpoint.",
+    )
+    p.add_argument("--reward", required=True, help="reward design (see visreason.rewards.DESIGNS)")
+    p.add_argument("--seed", type=int, required=True, help="training seed (data order, sampling, initialisation)")
+    p.add_argument("--data", required=True, help="training dataset folder (records.jsonl, images/, manifest.json)")
+    p.add_argument("--model", required=True, help="model folder or Hugging Face id")
+    p.add_argument("--out", required=True, help="output folder: checkpoints/, final/, train_summary.json")
+    _add_params(p)
+    p.set_defaults(func=_train)
+
+
+# ---------------------------------------------------------------- evaluate
+
+
+def _evaluate(args) -> int:
+    from visreason.evaluate import run_evaluate
+
+    metrics = run_evaluate(
+        _params(args),
+        model=args.model,
+        data=args.data,
+        mode=args.mode,
+        prompt=args.prompt,
+        tag=args.tag,
+        out=args.out,
+        captions=args.captions,
+        answer_format=args.answer_format,
+        backend=args.backend,
+    )
+    acc, n = metrics["accuracy"]["mean"]["accuracy"], metrics["n"]
+    print(f"evaluate {args.tag}/{args.mode}: mean accuracy {acc:.3f} over {n} puzzles -> {args.out}")
+    return 0
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="score a model (or claude:<model-id>) on a split",
+        description="Generate answers for every puzzle of a split, score them with the rewards' scorer, and write "
+        "OUTDIR/samples.jsonl and OUTDIR/metrics.json (per-category accuracy with 95%% Wilson intervals, "
+        "in/out-of-domain means, reasoning-behaviour rates). Rerunning an interrupted evaluation resumes it.",
+    )
+    p.add_argument("--model", required=True, help="model folder, or claude:<model-id> for the Anthropic API")
+    p.add_argument("--data", required=True, help="dataset folder written by `visreason data build`")
+    p.add_argument(
+        "--mode", required=True, choices=MODES, help="input: the image, the oracle description, or image and caption"
+    )
+    p.add_argument("--captions", default=None, help="`visreason captions` output folder (mode image+caption)")
+    p.add_argument("--prompt", required=True, help="reward design whose prompt format to use (e.g. mixture)")
+    p.add_argument("--tag", required=True, help="run label: base or <reward>-seed<seed>")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--answer-format", choices=ANSWER_FORMATS, default=None, help="override params evaluate.answer_format"
+    )
+    p.add_argument("--backend", choices=BACKENDS, default=None, help="override params evaluate.backend")
+    _add_params(p)
+    p.set_defaults(func=_evaluate)
+
+
+# ---------------------------------------------------------------- report
+
+
+def _report(args) -> int:
+    from visreason.report import run_report
+
+    out = run_report(_params(args), args.results, args.out)
+    print(f"report -> {out / 'report.md'}")
+    return 0
+
+
+def _add_report(sub) -> None:
+    p = sub.add_parser(
+        "report",
+        help="tables and figures from the evaluation and training outputs",
+        description="Write report.md (Table 2 and 3 analogues, behaviour, caption fidelity) with PNG figures "
+        "and CSV tables, the study's published numbers beside ours.",
+    )
+    p.add_argument("--results", default="results", help="the pipeline's results folder (default: %(default)s)")
+    p.add_argument("--out", default="results/report", help="output folder, replaced atomically (default: %(default)s)")
+    _add_params(p)
+    p.set_defaults(func=_report)
+
+
+# ---------------------------------------------------------------- the command
+
+COMMANDS = [_add_data, _add_model, _add_captions, _add_rewards, _add_train, _add_evaluate, _add_report]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,8 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"visreason {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in STAGE_MODULES:
-        importlib.import_module(name).add_cli(sub)
+    for add in COMMANDS:
+        add(sub)
     return parser
 
 

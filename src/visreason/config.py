@@ -1,13 +1,14 @@
-"""Load and validate `params.yaml`, the single source of truth of the pipeline.
+"""`params.yaml` as data: YAML, the JSON schema, and the merging of scales.
 
-The same file is Snakemake's config and DVC's params. Every command loads it
-through `load_params`, which:
-1. parses the YAML (a syntax error names the line);
-2. validates it against `workflow/schemas/params.schema.yaml` (an invalid or
-   misspelt key is reported with its dotted path);
-3. checks names against the registries (categories, reward designs);
-4. resolves the scale: the section `scales.<scale>` is deep-merged over the
-   top-level settings, so `scale: paper` switches to the study's full scale.
+The same file is Snakemake's config and DVC's params. This module knows the file's
+shape only: it imports nothing of the package but its error type, so that the
+Snakefile and every command can read params cheaply. `visreason.params` adds the
+checks against the registries (categories, reward designs) on top.
+1. `read_yaml` parses the YAML (a syntax error names the line);
+2. `check_schema` validates it against `workflow/schemas/params.schema.yaml` (an
+   invalid or misspelt key is reported with its dotted path);
+3. `resolve` merges the section `scales.<scale>` over the top-level settings, so
+   `scale: paper` switches to the study's full scale.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import yaml
+
 from visreason import VisreasonError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -25,9 +29,7 @@ DEFAULT_PARAMS = REPO_ROOT / "params.yaml"
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "params.schema.yaml"
 
 
-def _load_yaml(path: Path) -> Any:
-    import yaml
-
+def read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -45,17 +47,15 @@ def _load_yaml(path: Path) -> Any:
 
 @lru_cache(maxsize=1)
 def load_schema() -> dict:
-    return _load_yaml(SCHEMA_PATH)
+    return read_yaml(SCHEMA_PATH)
 
 
 def _key_path(parts) -> str:
     return ".".join(str(p) for p in parts) or "<top level>"
 
 
-def validate(params: Any, source: str = "params.yaml") -> None:
-    """Raise VisreasonError naming the first invalid key (by dotted path)."""
-    import jsonschema
-
+def check_schema(params: Any, source: str = "params.yaml") -> None:
+    """Raise VisreasonError naming the first key (by dotted path) that the schema rejects."""
     if not isinstance(params, dict):
         raise VisreasonError(f"{source}: expected a mapping at the top level, got {type(params).__name__}")
     validator = jsonschema.Draft202012Validator(load_schema())
@@ -75,23 +75,6 @@ def validate(params: Any, source: str = "params.yaml") -> None:
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise VisreasonError(f"{source}: unknown key '{key}'{hint}")
         raise VisreasonError(f"{source}: '{_key_path(err.absolute_path)}': {err.message}")
-    _check_names(params, source)
-
-
-def _check_names(params: dict, source: str) -> None:
-    from visreason.puzzles import CATEGORIES
-    from visreason.rewards import REWARDS
-
-    def check(values, valid, key):
-        for v in values:
-            if v not in valid:
-                raise VisreasonError(f"{source}: '{key}': unknown name '{v}' (valid: {', '.join(sorted(valid))})")
-
-    for scope, section in [("", params), *((f"scales.{k}.", v) for k, v in params.get("scales", {}).items())]:
-        cats = section.get("categories", {})
-        for key in ("in_domain", "out_of_domain"):
-            check(cats.get(key, []), CATEGORIES, f"{scope}categories.{key}")
-        check(section.get("rewards", {}), REWARDS, f"{scope}rewards")
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -115,30 +98,3 @@ def resolve(params: dict, scale: str | None = None) -> dict:
     resolved = deep_merge(base, scales[scale])
     resolved["scale"] = scale
     return resolved
-
-
-def load_params(path: str | Path | None = None, scale: str | None = None) -> dict:
-    """Load, validate and resolve a params file (default: the repository's params.yaml)."""
-    path = Path(path) if path else DEFAULT_PARAMS
-    raw = _load_yaml(path)
-    validate(raw, source=str(path))
-    return resolve(raw, scale)
-
-
-def add_params_argument(parser) -> None:
-    """The `--params` and `--scale` options every stage command shares."""
-    parser.add_argument("--params", default=str(DEFAULT_PARAMS), help="params file (default: %(default)s)")
-    parser.add_argument("--scale", default=None, help="override the file's `scale` (smoke or paper)")
-
-
-def params_from_args(args) -> dict:
-    return load_params(args.params, args.scale)
-
-
-def in_domain(params: dict) -> list[str]:
-    return list(params["categories"]["in_domain"])
-
-
-def all_categories(params: dict) -> list[str]:
-    cats = params["categories"]
-    return [*cats["in_domain"], *cats["out_of_domain"]]

@@ -42,46 +42,41 @@ redrawn with the next attempt number.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import io
-import json
 import multiprocessing
 import random
 import re
 import struct
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from visreason import VisreasonError, __version__
-from visreason.config import add_params_argument, all_categories, params_from_args
-from visreason.files import atomic_dir, atomic_write_bytes, progress, read_json, sha256_bytes, sha256_file, write_json
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
-RECORD_FIELDS = (
-    "id",
-    "category",
-    "image",
-    "question",
-    "options",
-    "answer",
-    "solution",
-    "description",
-    "source",
-    "split",
+from visreason import VisreasonError, __version__, released
+from visreason.files import (
+    atomic_dir,
+    atomic_write_bytes,
+    progress,
+    read_json,
+    sha256_bytes,
+    sha256_file,
+    write_json,
+    write_jsonl,
 )
-SPLITS = ("train", "eval")
-RECORDS, MANIFEST = "records.jsonl", "manifest.json"
+from visreason.params import all_categories
+from visreason.puzzles import CATEGORIES
+from visreason.records import MANIFEST, RECORDS, SPLITS, load_records, state_key
+
 TRUSTED_COUNT = 5  # pilot counts below this are noise: such answers are never down-weighted
 MAX_REDRAWS = 50  # rounds of redrawing duplicates before a category's state space is declared too small
 CHUNK = 32  # puzzles per worker task
-
-
-# --------------------------------------------------------------------------- records
 
 
 def stable_seed(*parts: Any) -> int:
@@ -91,97 +86,6 @@ def stable_seed(*parts: Any) -> int:
     True
     """
     return int.from_bytes(hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()[:8], "big")
-
-
-def state_key(category: str, solution: dict) -> str:
-    """The identity of a puzzle state: its category and the canonical JSON of its solution."""
-    return category + ":" + json.dumps(solution, sort_keys=True, separators=(",", ":"))
-
-
-def check_fields(rec: Any, fields: Iterable[str], where: str) -> None:
-    """Raise VisreasonError naming `where` (file and line, record id) and the first missing or mistyped field."""
-    if not isinstance(rec, dict):
-        raise VisreasonError(f"{where}: expected a JSON object, got {type(rec).__name__}")
-    for field in fields:
-        if field not in rec:
-            raise VisreasonError(f"{where}: record is missing field '{field}'")
-    for field in ("question", "answer", "image", "id", "category", "description", "source", "split"):
-        if field in rec and not (isinstance(rec[field], str) and rec[field]):
-            raise VisreasonError(f"{where}: field '{field}' must be a non-empty string")
-    options = rec.get("options")
-    if "options" in rec and not (
-        isinstance(options, list) and len(options) >= 2 and all(isinstance(o, str) for o in options)
-    ):
-        raise VisreasonError(f"{where}: field 'options' must be a list of at least 2 strings")
-    if "answer" in rec and "options" in rec and rec["answer"] not in options:
-        raise VisreasonError(f"{where}: field 'answer' {rec['answer']!r} is not one of the options {options}")
-
-
-def load_records(data_dir: str | Path, check_images: bool = True) -> list[dict]:
-    """The validated records of a dataset folder written by `visreason data build`.
-
-    Every record must have RECORD_FIELDS, a known category, and an image inside the
-    folder that exists and passes Pillow's integrity check (PNG chunk CRCs); anything
-    else raises VisreasonError naming the line, the record id and the field.
-    """
-    from visreason.puzzles import CATEGORIES
-
-    root = Path(data_dir)
-    if not root.is_dir():
-        raise VisreasonError(f"dataset folder not found: {root}")
-    if not (root / MANIFEST).is_file():
-        raise VisreasonError(f"{root}: no {MANIFEST}, so not a complete dataset (build it with `visreason data build`)")
-    path = root / RECORDS
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as err:
-        raise VisreasonError(f"cannot read {path}: {err.strerror}") from None
-    records, ids = [], set()
-    for n, line in enumerate(lines, 1):
-        where = f"{path} line {n}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise VisreasonError(f"{where}: invalid JSON: {err.msg}") from None
-        if isinstance(rec, dict) and isinstance(rec.get("id"), str):
-            where += f" (record {rec['id']})"
-        check_fields(rec, RECORD_FIELDS, where)
-        if rec["category"] not in CATEGORIES:
-            raise VisreasonError(f"{where}: unknown category '{rec['category']}' (valid: {', '.join(CATEGORIES)})")
-        if not isinstance(rec["solution"], dict):
-            raise VisreasonError(f"{where}: field 'solution' must be an object")
-        if rec["id"] in ids:
-            raise VisreasonError(f"{where}: duplicate id '{rec['id']}'")
-        ids.add(rec["id"])
-        image = Path(rec["image"])
-        if image.is_absolute() or ".." in image.parts:
-            raise VisreasonError(
-                f"{where}: field 'image' must be a path inside the dataset folder, got {rec['image']!r}"
-            )
-        if check_images:
-            _check_image_file(root / image, where)
-        records.append(rec)
-    if not records:
-        raise VisreasonError(f"{path}: no records")
-    return records
-
-
-def _check_image_file(path: Path, where: str) -> None:
-    from PIL import Image, UnidentifiedImageError
-
-    if not path.is_file():
-        raise VisreasonError(f"{where}: image not found: {path}")
-    try:
-        with Image.open(path) as img:
-            img.verify()
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
-        raise VisreasonError(f"{where}: corrupt image {path}: {err}") from None
-
-
-def _write_records(out: Path, records: list[dict]) -> str:
-    text = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in records)
-    (out / RECORDS).write_text(text, encoding="utf-8")
-    return sha256_bytes(text.encode("utf-8"))
 
 
 def _manifest(records: list[dict], files: dict[str, str], split: str, source: str, params: dict, **extra) -> dict:
@@ -207,8 +111,6 @@ def _manifest(records: list[dict], files: dict[str, str], split: str, source: st
 
 def check_counts(counts: Any, key: str) -> dict[str, int]:
     """Validate a {category: count} mapping from params; errors name `key.<category>`."""
-    from visreason.puzzles import CATEGORIES
-
     if not isinstance(counts, dict) or not counts:
         raise VisreasonError(f"params: '{key}': expected a non-empty mapping of category -> count")
     for category, n in counts.items():
@@ -306,8 +208,6 @@ def encode_png(image, compress_level: int) -> bytes:
     faster at similar size (benchmarks/bench_data.py), and as deterministic: the
     bytes depend only on the pixels, the level and zlib.
     """
-    import numpy as np
-
     pixels = np.asarray(image.convert("RGB"))
     height, width = pixels.shape[:2]
     rows = np.hstack([np.zeros((height, 1), np.uint8), pixels.reshape(height, 3 * width)]).tobytes()  # filter byte 0
@@ -364,8 +264,6 @@ def generate(
 
     Returns (records, {relative path: sha256} of the images, per-category statistics).
     """
-    from visreason.puzzles import CATEGORIES
-
     seed, size = data_params["seed"], data_params["image_size"]
     balance = data_params["balance"]
     pilot_size, tries = balance["pilot"], balance["max_tries"]
@@ -495,8 +393,6 @@ def build_dataset(params: dict, split: str, out: str | Path, exclude: str | Path
             records, files, stats = generate(counts, split, tmp, data, excluded)
             extra["balance"] = stats
         else:
-            from visreason import released
-
             if source == "local":
                 rows = released.local_rows(data["eval"]["local_path"], all_categories(params))
             else:
@@ -508,7 +404,7 @@ def build_dataset(params: dict, split: str, out: str | Path, exclude: str | Path
             overlap = sum(state_key(r["category"], r["solution"]) in excluded for r in records)
             if overlap:
                 raise VisreasonError(f"data: {overlap} {source} records share their state with the --exclude dataset")
-        files[RECORDS] = _write_records(tmp, records)
+        files[RECORDS] = write_jsonl(tmp / RECORDS, records)
         manifest = _manifest(records, files, split, source, used, **extra)
         write_json(tmp / MANIFEST, manifest)
     return manifest
@@ -520,8 +416,6 @@ def verify_dataset(data_dir: str | Path) -> dict:
     Returns {"records": n, "files": n}; problems raise one VisreasonError (one line)
     that counts them and names the first three.
     """
-    from visreason.puzzles import CATEGORIES
-
     root = Path(data_dir)
     records = load_records(root)
     manifest = read_json(root / MANIFEST)
@@ -576,8 +470,6 @@ def preview(data_dir: str | Path, out: str | Path, per_category: int = 3, tile: 
     """Write a PNG contact sheet: one row per category, `per_category` puzzles each, every
     tile showing the image, the question (wrapped; long ones keep their first and last
     lines) and the answer."""
-    from PIL import Image, ImageDraw, ImageFont
-
     if per_category < 1:
         raise VisreasonError(f"--per-category must be at least 1, got {per_category}")
     groups: dict[str, list[dict]] = {}
@@ -615,87 +507,27 @@ def preview(data_dir: str | Path, out: str | Path, per_category: int = 3, tile: 
     return atomic_write_bytes(out, buf.getvalue())
 
 
-# --------------------------------------------------------------------------- CLI
+# --------------------------------------------------------------------------- the stage
 
 
-def _cmd_build(args: argparse.Namespace) -> int:
+def run_build(params: dict, split: str, out: str | Path, exclude: str | Path | None = None) -> dict:
+    """The `data build` stage: build the dataset inside its own MLflow run; return the manifest."""
+    # mlflow takes about 3 s to import; the generation workers import this module and never log.
     import mlflow
 
     from visreason import tracking
 
-    params = params_from_args(args)
-    plan(params, args.split)
-    if args.exclude is not None and not Path(args.exclude).is_dir():
-        raise VisreasonError(f"--exclude: dataset folder not found: {args.exclude}")
-    inputs = {"exclude": args.exclude} if args.exclude else {}
-    tags = {"seed": params["data"]["seed"], "split": args.split}
-    with tracking.start_run(params, "data", run_name=f"data-{args.split}", inputs=inputs, tags=tags):
-        manifest = build_dataset(params, args.split, args.out, args.exclude)
+    plan(params, split)
+    if exclude is not None and not Path(exclude).is_dir():
+        raise VisreasonError(f"--exclude: dataset folder not found: {exclude}")
+    inputs = {"exclude": exclude} if exclude else {}
+    tags = {"seed": params["data"]["seed"], "split": split}
+    with tracking.start_run(params, "data", run_name=f"data-{split}", inputs=inputs, tags=tags):
+        manifest = build_dataset(params, split, out, exclude)
         mlflow.log_metrics(
             {"num_records": manifest["num_records"], **{f"count.{c}": n for c, n in manifest["counts"].items()}}
         )
         for c, stats in manifest.get("balance", {}).items():
             mlflow.log_metrics({f"fallbacks.{c}": stats["fallbacks"], f"redraws.{c}": stats["redraws"]})
         mlflow.log_dict(manifest["answer_histograms"], "answer_histograms.json")
-    print(f"wrote {manifest['num_records']} {args.split} records ({manifest['source']}) to {args.out}")
-    return 0
-
-
-def _cmd_preview(args: argparse.Namespace) -> int:
-    path = preview(args.data, args.out, args.per_category)
-    print(f"wrote {path}")
-    return 0
-
-
-def _cmd_verify(args: argparse.Namespace) -> int:
-    result = verify_dataset(args.data)
-    print(f"{args.data}: {result['records']} records and {result['files']} files verified")
-    return 0
-
-
-def add_cli(sub) -> None:
-    parser = sub.add_parser(
-        "data",
-        help="build, preview and verify puzzle datasets",
-        description="Build puzzle datasets (generated, released folder or Hugging Face), preview and verify them.",
-    )
-    actions = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-
-    build = actions.add_parser(
-        "build",
-        help="build the training or evaluation set that params.yaml asks for",
-        description="Build a dataset folder atomically (records.jsonl, images/, manifest.json last) "
-        "as params.yaml `data` says.",
-    )
-    build.add_argument(
-        "--split", required=True, choices=SPLITS, help="train (data.train.preset) or eval (data.eval.source)"
-    )
-    build.add_argument("--out", required=True, type=Path, help="dataset folder to write (replaced only when complete)")
-    build.add_argument(
-        "--exclude",
-        type=Path,
-        default=None,
-        help="dataset whose puzzle states the new one must not contain (the eval set)",
-    )
-    add_params_argument(build)
-    build.set_defaults(func=_cmd_build)
-
-    show = actions.add_parser(
-        "preview",
-        help="write a PNG contact sheet of a dataset",
-        description="Write a PNG contact sheet: N puzzles per category with their question and answer.",
-    )
-    show.add_argument("--data", required=True, type=Path, help="dataset folder")
-    show.add_argument("--out", required=True, type=Path, help="PNG file to write")
-    show.add_argument("--per-category", type=int, default=3, help="puzzles per category (default: %(default)s)")
-    add_params_argument(show)  # accepted for a uniform command line; the sheet reads only the dataset
-    show.set_defaults(func=_cmd_preview)
-
-    check = actions.add_parser(
-        "verify",
-        help="re-hash a dataset against its manifest and re-solve every record",
-        description="Check every file's sha256 against manifest.json and every answer against the exact solver.",
-    )
-    check.add_argument("--data", required=True, type=Path, help="dataset folder")
-    add_params_argument(check)  # accepted for a uniform command line; verification reads only the dataset
-    check.set_defaults(func=_cmd_verify)
+    return manifest

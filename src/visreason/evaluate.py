@@ -19,55 +19,34 @@ partial: rerunning the same command resumes it without redoing finished samples.
 from __future__ import annotations
 
 import json
-import math
-import os
 import re
-import statistics
 import sys
 import zlib
 from pathlib import Path
 
+import mlflow
+
 from visreason import VisreasonError
-from visreason.files import atomic_write_text, dumps_json, progress, write_json
-
-MODES = ("image", "text", "image+caption")
-ANSWER_FORMATS = ("open", "multiple_choice")
-Z95 = 1.959963984540054  # two-sided 95% normal quantile
-
+from visreason.backends import api_options, check_model, load_backend
+from visreason.files import append_jsonl, dumps_json, progress, write_json, write_jsonl
+from visreason.generation import Request, Sampling
+from visreason.params import ANSWER_FORMATS, MODES, split_tag
+from visreason.records import load_records
+from visreason.rewards import (
+    CLOCK_TIME,
+    DIGITS,
+    extract_answer,
+    find_block,
+    format_prompt,
+    get_design,
+    is_integer,
+    score_answer,
+    sentences,
+)
+from visreason.stats import mean_over, wilson
+from visreason.tracking import start_run
 
 # ---------------------------------------------------------------- accuracy
-
-
-def wilson(k: float, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a proportion k/n (default 95%).
-
-    >>> [round(x, 4) for x in wilson(5, 10)]
-    [0.2366, 0.7634]
-    >>> wilson(0, 0)
-    (0.0, 1.0)
-    """
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def mean_over(per_category: dict[str, dict], categories: list[str]) -> dict | None:
-    """Unweighted mean accuracy over `categories` (those present), with a 95% interval.
-
-    The interval is Wilson's with n = all samples of these categories and p = the
-    unweighted mean: exact when categories are equally sized (AlgoPuzzleVQA: 100
-    each), an approximation otherwise. None when no category is present.
-    """
-    present = [c for c in categories if c in per_category]
-    if not present:
-        return None
-    acc = sum(per_category[c]["accuracy"] for c in present) / len(present)
-    n = sum(per_category[c]["n"] for c in present)
-    return {"accuracy": acc, "ci95": list(wilson(acc * n, n)), "n": n, "categories": present}
 
 
 def accuracy_summary(samples: list[dict], in_domain: list[str], out_of_domain: list[str]) -> dict:
@@ -83,39 +62,6 @@ def accuracy_summary(samples: list[dict], in_domain: list[str], out_of_domain: l
         "in_domain": mean_over(per_category, in_domain),
         "out_of_domain": mean_over(per_category, out_of_domain),
     }
-
-
-def _spread(values: list[float]) -> dict:
-    return {
-        "mean": statistics.fmean(values),
-        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-        "min": min(values),
-        "max": max(values),
-        "values": values,
-    }
-
-
-def aggregate_seeds(metrics: list[dict]) -> dict:
-    """Mean and spread (sample std, min, max) over several seeds' `metrics.json` contents.
-
-    Only categories and means present in every seed are aggregated.
-
-    >>> m = lambda a: {"accuracy": {"per_category": {"clock": {"accuracy": a}}, "mean": {"accuracy": a},
-    ...                             "in_domain": None, "out_of_domain": None}}
-    >>> agg = aggregate_seeds([m(0.2), m(0.4)])
-    >>> round(agg["mean"]["mean"], 3), round(agg["mean"]["std"], 4), agg["n_seeds"]
-    (0.3, 0.1414, 2)
-    """
-    if not metrics:
-        raise VisreasonError("aggregate_seeds: no metrics given")
-    accs = [m["accuracy"] for m in metrics]
-    out: dict = {"n_seeds": len(metrics)}
-    for key in ("mean", "in_domain", "out_of_domain"):
-        vals = [a[key]["accuracy"] for a in accs if a.get(key)]
-        out[key] = _spread(vals) if len(vals) == len(accs) else None
-    cats = set.intersection(*(set(a["per_category"]) for a in accs))
-    out["per_category"] = {c: _spread([a["per_category"][c]["accuracy"] for a in accs]) for c in sorted(cats)}
-    return out
 
 
 # ---------------------------------------------------------------- behaviour
@@ -134,39 +80,14 @@ VISUAL = re.compile(
     re.IGNORECASE,
 )
 CONCLUSION = re.compile(r"\b(?:so|therefore|thus|hence|answer|total|overall|final(?:ly)?|result|conclude)\b|=", re.I)
-TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
-INTEGER = re.compile(r"\d+")
 TAG = re.compile(r"</?[a-z][a-z ]*>", re.IGNORECASE)
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-
-
-def find_block(text: str, tag: str, start: int = 0) -> tuple[int, int, str] | None:
-    """(start, end, content) of the first `<tag>...</tag>` block at or after `start`."""
-    i = text.find(f"<{tag}>", start)
-    if i < 0:
-        return None
-    j = text.find(f"</{tag}>", i)
-    if j < 0:
-        return None
-    return i, j + len(tag) + 3, text[i + len(tag) + 2 : j]
-
-
-def format_tags(prompt: str) -> tuple[str, ...]:
-    """The tags a reward's prompt asks for, in the order it names them.
-
-    >>> format_tags("mixture")
-    ('image description', 'think', 'rethink', 'answer')
-    """
-    from visreason.rewards import PROMPTS, get_reward
-
-    return tuple(dict.fromkeys(re.findall(r"<([a-z][a-z ]*)>", PROMPTS[get_reward(prompt).__name__])))
 
 
 def full_structure(completion: str, prompt: str) -> bool:
     """Every block the prompt's format asks for, complete, in order, nested blocks
     (<visual>) inside their parent (<think>), and exactly one <answer>."""
     pos, contents = 0, {}
-    for tag in format_tags(prompt):
+    for tag in get_design(prompt).tags:
         if tag in NESTED:
             if find_block(contents.get(NESTED[tag], ""), tag) is None:
                 return False
@@ -178,9 +99,9 @@ def full_structure(completion: str, prompt: str) -> bool:
     return completion.count("<answer>") == 1
 
 
-def sentences(text: str) -> list[str]:
-    """Tag-free sentences: split at . ! ? followed by whitespace, and at line breaks."""
-    return [s.strip() for s in SENTENCE_END.split(TAG.sub(" ", text)) if s.strip()]
+def tag_free_sentences(text: str) -> list[str]:
+    """The sentences of `text` with its tags removed (`rewards.sentences`)."""
+    return sentences(TAG.sub(" ", text))
 
 
 def reasoning_part(completion: str) -> str:
@@ -190,17 +111,17 @@ def reasoning_part(completion: str) -> str:
 
 
 def value_kind(category: str, gold: str) -> re.Pattern | None:
-    """The pattern of an answer value: a time for clock, an integer for integer answers."""
+    """The scorer's pattern of an answer value: a H:MM time for clock, a run of digits for integer answers."""
     if category == "clock":
-        return TIME
-    return INTEGER if gold.strip().isdigit() else None
+        return CLOCK_TIME
+    return DIGITS if is_integer(gold) else None
 
 
 def concluded_value(reasoning: str, kind: re.Pattern) -> str | None:
     """The last value of `kind` in the last reasoning sentence holding a conclusion cue."""
-    for sent in reversed(sentences(reasoning)):
+    for sent in reversed(tag_free_sentences(reasoning)):
         if CONCLUSION.search(sent):
-            values = kind.findall(sent)
+            values = [m.group(0) for m in kind.finditer(sent)]
             return values[-1] if values else None
     return None
 
@@ -223,10 +144,8 @@ def behaviour_flags(completion: str, answer: str | None, category: str, gold: st
       (not counted) when there is no answer, no such sentence or value, or the
       answer kind is neither time nor integer.
     """
-    from visreason.rewards import score_answer
-
     reasoning = reasoning_part(completion)
-    sents = sentences(reasoning)
+    sents = tag_free_sentences(reasoning)
     contradiction = None
     kind = value_kind(category, gold)
     if answer and kind is not None:
@@ -276,8 +195,6 @@ def score_sample(record: dict, prompt_text: str, generation, prompt: str) -> dic
 
     An empty completion or one without a single <answer> block scores 0.
     """
-    from visreason.rewards import extract_answer, score_answer
-
     completion = generation.text
     answer = extract_answer(completion)
     correct = int(answer is not None and score_answer(answer, record["answer"], record["category"]) == 1)
@@ -327,9 +244,6 @@ def build_prompts(
     `text` mode gives the oracle description instead of the image; `image+caption`
     shows the image with the caption before the question.
     """
-    from visreason.generation import Request
-    from visreason.rewards import format_prompt
-
     requests = []
     for r in records:
         description = caption = None
@@ -373,10 +287,6 @@ def read_finished(path: Path, expected: dict[str, str]) -> list[dict]:
     return list(done.values())
 
 
-def jsonl_line(row: dict) -> str:
-    return json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n"
-
-
 def prepare_outdir(out: Path, settings: dict, expected: dict[str, str]) -> dict[str, dict]:
     """Make OUTDIR ready to append to; return the samples already done (id -> sample).
 
@@ -392,20 +302,14 @@ def prepare_outdir(out: Path, settings: dict, expected: dict[str, str]) -> dict[
         samples.unlink(missing_ok=True)
         write_json(settings_path, settings)
     finished = {s["id"]: s for s in read_finished(samples, expected)}
-    atomic_write_text(samples, "".join(map(jsonl_line, finished.values())))
+    write_jsonl(samples, finished.values())
     return finished
-
-
-def append_lines(f, rows: list[dict]) -> None:
-    f.write("".join(map(jsonl_line, rows)))
-    f.flush()
-    os.fsync(f.fileno())
 
 
 # ---------------------------------------------------------------- the stage
 
 
-def evaluate(
+def run_evaluate(
     params: dict,
     *,
     model: str,
@@ -419,11 +323,6 @@ def evaluate(
     backend: str | None = None,
 ) -> dict:
     """Evaluate `model` on the split in `data`; write OUTDIR/{settings.json,samples.jsonl,metrics.json}."""
-    from visreason.data import load_records
-    from visreason.generation import Sampling, check_model, load_backend
-    from visreason.rewards import get_reward
-    from visreason.tracking import start_run
-
     cfg = params["evaluate"]
     answer_format = answer_format or cfg["answer_format"]
     backend = backend or cfg["backend"]
@@ -433,7 +332,7 @@ def evaluate(
         raise VisreasonError(f"unknown answer format '{answer_format}' (valid: {', '.join(ANSWER_FORMATS)})")
     if mode == "image+caption" and captions is None:
         raise VisreasonError("mode image+caption needs --captions (a `visreason captions` output folder)")
-    get_reward(prompt)
+    get_design(prompt)
     check_model(model)
     data, out = Path(data), Path(out)
     records = load_records(data)
@@ -463,8 +362,8 @@ def evaluate(
     if finished:
         print(f"evaluate: resuming {out}: {len(finished)} samples done, {len(pending)} to go", file=sys.stderr)
 
-    seed = re.search(r"-seed(\d+)$", tag)
-    tags = {"reward": tag.split("-seed")[0], "seed": seed.group(1) if seed else "", "mode": mode, "prompt": prompt}
+    design, seed = split_tag(tag)
+    tags = {"reward": design, "seed": "" if seed is None else seed, "mode": mode, "prompt": prompt}
     inputs = {"data": data} | ({"model": model} if Path(model).exists() else {})
     inputs |= {"captions": captions} if captions else {}
     logged = {"evaluate": settings | {"batch_size": cfg["batch_size"], "backend": backend}}
@@ -477,7 +376,7 @@ def evaluate(
                 for batch in progress(batches, desc=f"evaluate {tag}/{mode}"):
                     seed = cfg["seed"] + zlib.crc32(" ".join(r["id"] for r, _ in batch).encode())
                     outs = gen.generate([q for _, q in batch], seed=seed)
-                    append_lines(f, [score_sample(r, q.text, g, prompt) for (r, q), g in zip(batch, outs)])
+                    append_jsonl(f, [score_sample(r, q.text, g, prompt) for (r, q), g in zip(batch, outs)])
         order = {r["id"]: i for i, r in enumerate(records)}
         samples = sorted(read_finished(samples_path, expected), key=lambda s: order[s["id"]])
         if len(samples) != len(records):
@@ -488,19 +387,7 @@ def evaluate(
     return metrics
 
 
-def api_options(params: dict) -> dict:
-    cfg = params["evaluate"]
-    """AnthropicBackend options from params (used by evaluate and captions)."""
-    return {
-        "cache_dir": Path(cfg["api_cache"]),
-        "concurrency": cfg["api_concurrency"],
-        "max_retries": cfg["api_max_retries"],
-    }
-
-
 def log_metrics(run, metrics: dict, out: Path) -> None:
-    import mlflow
-
     acc = metrics["accuracy"]
     values = {f"accuracy/{c}": v["accuracy"] for c, v in acc["per_category"].items()}
     values |= {f"accuracy/{k}": acc[k]["accuracy"] for k in ("mean", "in_domain", "out_of_domain") if acc[k]}
@@ -510,52 +397,3 @@ def log_metrics(run, metrics: dict, out: Path) -> None:
     mlflow.log_metrics(values)
     mlflow.log_artifact(str(out / "samples.jsonl"))
     mlflow.log_dict(metrics, "metrics.json")
-
-
-def add_cli(sub) -> None:
-    from visreason.config import add_params_argument
-    from visreason.generation import BACKENDS
-
-    p = sub.add_parser(
-        "evaluate",
-        help="score a model (or claude:<model-id>) on a split",
-        description="Generate answers for every puzzle of a split, score them with the rewards' scorer, and write "
-        "OUTDIR/samples.jsonl and OUTDIR/metrics.json (per-category accuracy with 95%% Wilson intervals, "
-        "in/out-of-domain means, reasoning-behaviour rates). Rerunning an interrupted evaluation resumes it.",
-    )
-    p.add_argument("--model", required=True, help="model folder, or claude:<model-id> for the Anthropic API")
-    p.add_argument("--data", required=True, help="dataset folder written by `visreason data build`")
-    p.add_argument(
-        "--mode", required=True, choices=MODES, help="input: the image, the oracle description, or image and caption"
-    )
-    p.add_argument("--captions", default=None, help="`visreason captions` output folder (mode image+caption)")
-    p.add_argument("--prompt", required=True, help="reward design whose prompt format to use (e.g. mixture)")
-    p.add_argument("--tag", required=True, help="run label: base or <reward>-seed<seed>")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument(
-        "--answer-format", choices=ANSWER_FORMATS, default=None, help="override params evaluate.answer_format"
-    )
-    p.add_argument("--backend", choices=BACKENDS, default=None, help="override params evaluate.backend")
-    add_params_argument(p)
-    p.set_defaults(func=_run)
-
-
-def _run(args) -> int:
-    from visreason.config import params_from_args
-
-    metrics = evaluate(
-        params_from_args(args),
-        model=args.model,
-        data=args.data,
-        mode=args.mode,
-        prompt=args.prompt,
-        tag=args.tag,
-        out=args.out,
-        captions=args.captions,
-        answer_format=args.answer_format,
-        backend=args.backend,
-    )
-    acc = metrics["accuracy"]["mean"]
-    n, out = metrics["n"], args.out
-    print(f"evaluate {args.tag}/{args.mode}: mean accuracy {acc['accuracy']:.3f} over {n} puzzles -> {out}")
-    return 0

@@ -75,6 +75,25 @@ def read_json(path: str | Path) -> Any:
         return json.load(f)
 
 
+def jsonl_text(rows: Iterable[dict]) -> str:
+    """JSON lines, one object per line with sorted keys: the same rows give the same bytes."""
+    return "".join(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n" for row in rows)
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict]) -> str:
+    """Write `rows` as JSON lines, atomically; return the sha256 of the file."""
+    data = jsonl_text(rows).encode("utf-8")
+    atomic_write_bytes(path, data)
+    return sha256_bytes(data)
+
+
+def append_jsonl(f, rows: Iterable[dict]) -> None:
+    """Append `rows` to an open JSON-lines file and make them durable (fsync) before returning."""
+    f.write(jsonl_text(rows))
+    f.flush()
+    os.fsync(f.fileno())
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Build a folder in a temporary sibling; rename it to `path` on success.

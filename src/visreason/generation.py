@@ -1,33 +1,27 @@
-"""Batched text generation for evaluation and captioning.
+"""Batched text generation with local models: the request and result types, and two backends.
 
-One interface, three backends:
 - `TransformersBackend`: any local vision-language model through transformers,
   batched with left padding (a decoder-only model continues from the right end,
   so pad tokens must sit on the left).
-- `VLLMBackend`: the same model through vLLM, used when vLLM is installed and a
-  GPU is present (`backend: auto`).
-- `visreason.anthropic_client.AnthropicBackend`: a Claude model through the
-  Messages API (`--model claude:<model-id>`).
+- `VLLMBackend`: the same model through vLLM, for GPUs.
 
-Every backend takes a list of `Request`s and returns one `Generation` per request,
-in order, with the number of generated tokens and whether the token limit cut it.
-
-    >>> backend = load_backend("results/model/tiny", Sampling(max_new_tokens=64))  # doctest: +SKIP
-    >>> backend.generate([Request("What time is it?", Path("clock.png"))], seed=0)  # doctest: +SKIP
-    [Generation(text='<think>...</think><answer>3:15</answer>', n_tokens=23, truncated=False)]
+`visreason.anthropic_client` implements the same interface for Claude models, and
+`visreason.backends` chooses among the three. Every backend takes a list of
+`Request`s and returns one `Generation` per request, in order, with the number of
+generated tokens and whether the token limit cut it.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from visreason import VisreasonError
+import torch
+from PIL import Image
 
-BACKENDS = ("auto", "transformers", "vllm")
-API_PREFIX = "claude:"
+from visreason import VisreasonError
+from visreason.models import build_messages, load_model_and_processor, load_processor
 
 
 @dataclass(frozen=True)
@@ -74,55 +68,11 @@ class Backend(Protocol):
 
 
 def load_image(path: Path):
-    from PIL import Image
-
     try:
         with Image.open(path) as im:
             return im.convert("RGB")
     except (OSError, ValueError) as err:
         raise VisreasonError(f"cannot read image {path}: {err}") from None
-
-
-def vllm_available() -> bool:
-    if importlib.util.find_spec("vllm") is None:
-        return False
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def check_model(model: str) -> None:
-    """Fail before any compute when the model cannot be found (a missing path, a bad id)."""
-    if model.startswith(API_PREFIX):
-        if not model[len(API_PREFIX) :]:
-            raise VisreasonError(f"model '{model}': missing the model id after '{API_PREFIX}'")
-        from visreason.anthropic_client import unavailable_reason
-
-        if reason := unavailable_reason():
-            raise VisreasonError(f"model {model} cannot run: {reason}")
-        return
-    from visreason.models import resolve_model_path
-
-    resolve_model_path(model)
-
-
-def load_backend(model: str, sampling: Sampling, backend: str = "auto", **api_options) -> Backend:
-    """The backend for `model`: a local path (or Hugging Face id), or `claude:<model-id>`.
-
-    `api_options` go to `AnthropicBackend` (cache_dir, concurrency, max_retries).
-    """
-    check_model(model)
-    if model.startswith(API_PREFIX):
-        from visreason.anthropic_client import AnthropicBackend
-
-        return AnthropicBackend(model[len(API_PREFIX) :], sampling, **api_options)
-    if backend not in BACKENDS:
-        raise VisreasonError(f"unknown generation backend '{backend}' (valid: {', '.join(BACKENDS)})")
-    if backend == "vllm" or (backend == "auto" and vllm_available()):
-        if not vllm_available():
-            raise VisreasonError("backend 'vllm' needs the vllm package and a CUDA GPU")
-        return VLLMBackend(model, sampling)
-    return TransformersBackend(model, sampling)
 
 
 class TransformersBackend:
@@ -131,10 +81,6 @@ class TransformersBackend:
     name = "transformers"
 
     def __init__(self, model: str, sampling: Sampling):
-        import torch
-
-        from visreason.models import load_model_and_processor
-
         self.sampling = sampling
         self.model, self.processor = load_model_and_processor(model)
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -147,14 +93,10 @@ class TransformersBackend:
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else min(self.eos_ids)
 
     def prompt_text(self, request: Request) -> str:
-        from visreason.models import build_messages
-
         messages = build_messages(request.text, with_image=request.image is not None)
         return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
     def generate(self, requests: list[Request], seed: int) -> list[Generation]:
-        import torch
-
         if not requests:
             return []
         texts = [self.prompt_text(r) for r in requests]
@@ -183,18 +125,14 @@ class VLLMBackend:
     name = "vllm"
 
     def __init__(self, model: str, sampling: Sampling):
-        from vllm import LLM
-
-        from visreason.models import load_processor
+        from vllm import LLM  # optional, GPU only: not installed on CPU machines
 
         self.sampling = sampling
         self.processor = load_processor(model)
         self.llm = LLM(model=model, limit_mm_per_prompt={"image": 1}, max_model_len=8192)
 
     def generate(self, requests: list[Request], seed: int) -> list[Generation]:
-        from vllm import SamplingParams
-
-        from visreason.models import build_messages
+        from vllm import SamplingParams  # optional, GPU only
 
         s = self.sampling
         params = SamplingParams(

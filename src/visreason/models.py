@@ -6,8 +6,8 @@ for a CPU GRPO step in about a second, in the standard Hugging Face layout:
 `tokenizer_config.json`, `processor_config.json`, `chat_template.jinja`, and
 `visreason_model.json` (a summary with the sha256 of every file, written last).
 
-    >>> path = build_tiny_model("results/model/tiny", seed=0)        # doctest: +SKIP
-    >>> model, processor = load_model_and_processor(path)            # doctest: +SKIP
+    path = build_tiny_model("results/model/tiny", seed=0)
+    model, processor = load_model_and_processor(path)
 
 Without torchvision (CPU-only torch here), transformers cannot build the stock
 Qwen2.5-VL processor: its video sub-processor needs torchvision. The folder
@@ -25,6 +25,22 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
+
+import torch
+from huggingface_hub import constants, try_to_load_from_cache
+from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers, trainers
+from tokenizers import models as bpe_models
+from transformers import (
+    AutoModelForImageTextToText,
+    AutoProcessor,
+    GenerationConfig,
+    Qwen2_5_VLConfig,
+    Qwen2_5_VLForConditionalGeneration,
+    Qwen2_5_VLProcessor,
+    Qwen2Tokenizer,
+)
+from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
 from visreason import VisreasonError
 from visreason.files import atomic_dir, sha256_file, write_json
@@ -125,8 +141,6 @@ def has_torchvision() -> bool:
 
 @lru_cache(maxsize=1)
 def _image_text_processor_class():
-    from transformers import Qwen2_5_VLProcessor
-
     class Qwen2_5_VLImageTextProcessor(Qwen2_5_VLProcessor):
         """Qwen2.5-VL processor without the video sub-processor (which needs torchvision).
 
@@ -147,8 +161,6 @@ def register_image_text_processor() -> None:
     as image+text processors. With torchvision: does nothing."""
     if has_torchvision():
         return
-    from transformers import AutoProcessor, Qwen2_5_VLConfig
-
     AutoProcessor.register(Qwen2_5_VLConfig, _image_text_processor_class(), exist_ok=True)
 
 
@@ -160,11 +172,7 @@ def _train_tokenizer(vocab_size: int):
     `skip_special_tokens=True` would drop them if they were special tokens.
     They occur in the corpus, so BPE merges them into a few tokens each.
     """
-    from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
-    from transformers import Qwen2Tokenizer
-    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
-
-    tok = Tokenizer(models.BPE())
+    tok = Tokenizer(bpe_models.BPE())
     tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.Sequence(
         [
@@ -194,10 +202,6 @@ def _train_tokenizer(vocab_size: int):
 
 
 def _build(out: Path, seed: int) -> dict:
-    import torch
-    from transformers import GenerationConfig, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
-
     t = TINY
     tokenizer = _train_tokenizer(t["vocab_size"])
     ids = {tok: tokenizer.convert_tokens_to_ids(tok) for tok in SPECIAL_TOKENS}
@@ -326,8 +330,6 @@ def resolve_model_path(name_or_path: str | Path) -> str:
         return str(path.resolve())
     if path.exists() or not _HF_ID.fullmatch(text):
         raise VisreasonError(f"model path does not exist or is not a folder: {text}")
-    from huggingface_hub import constants, try_to_load_from_cache
-
     if constants.HF_HUB_OFFLINE and not isinstance(try_to_load_from_cache(text, "config.json"), str):
         raise VisreasonError(
             f"model '{text}' is neither a local folder nor in the Hugging Face cache, and HF_HUB_OFFLINE is set"
@@ -337,8 +339,6 @@ def resolve_model_path(name_or_path: str | Path) -> str:
 
 def load_processor(name_or_path: str | Path):
     """The processor (tokenizer, image processor, chat template), left-padded for batched generation."""
-    from transformers import AutoProcessor
-
     register_image_text_processor()
     source = resolve_model_path(name_or_path)
     cls = AutoProcessor if has_torchvision() else _image_text_processor_class()
@@ -353,8 +353,6 @@ def load_model_and_processor(name_or_path: str | Path, dtype: str = "auto", devi
 
     A local path that does not exist raises VisreasonError before anything is loaded.
     """
-    from transformers import AutoModelForImageTextToText
-
     source = resolve_model_path(name_or_path)
     processor = load_processor(source)
     try:
@@ -362,33 +360,3 @@ def load_model_and_processor(name_or_path: str | Path, dtype: str = "auto", devi
     except OSError as err:
         raise VisreasonError(f"cannot load the model {source}: {err}") from None
     return model, processor
-
-
-def _cmd_tiny(args) -> int:
-    from visreason.config import params_from_args
-
-    params = params_from_args(args)
-    seed = params["model"]["tiny_seed"] if args.seed is None else args.seed
-    path = build_tiny_model(args.out, seed=seed)
-    info = json.loads((path / "visreason_model.json").read_text())
-    print(f"tiny model: {path} ({info['parameters']:,} parameters, vocabulary {info['vocab_size']})")
-    return 0
-
-
-def add_cli(sub) -> None:
-    from visreason.config import add_params_argument
-
-    parser = sub.add_parser("model", help="build or inspect models", description="Model utilities.")
-    model_sub = parser.add_subparsers(dest="model_command", required=True, metavar="ACTION")
-    tiny = model_sub.add_parser(
-        "tiny",
-        help="build the tiny offline Qwen2.5-VL (random weights)",
-        description="Build a tiny random-weight Qwen2.5-VL with a locally trained tokenizer, deterministically "
-        "and offline. DIR is written atomically; DIR/visreason_model.json is written last.",
-    )
-    tiny.add_argument("--out", required=True, help="output folder (replaced atomically)")
-    tiny.add_argument(
-        "--seed", type=int, default=None, help="weight initialisation seed (default: params model.tiny_seed)"
-    )
-    add_params_argument(tiny)
-    tiny.set_defaults(func=_cmd_tiny)

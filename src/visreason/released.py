@@ -22,9 +22,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from PIL import Image, UnidentifiedImageError
+
 from visreason import VisreasonError
-from visreason.data import check_fields
 from visreason.files import sha256_bytes
+from visreason.puzzles import CATEGORIES
+from visreason.records import check_fields
 
 RELEASED_FIELDS = ("image", "question", "options", "answer", "solution")
 
@@ -63,7 +66,7 @@ def huggingface_rows(name: str, split: str, categories: Iterable[str]) -> Iterat
     categories are skipped, and `check_counts` fails if a wanted category got none.
     """
     try:
-        import datasets
+        import datasets  # about 3 s to import, and only this source needs it
 
         ds = datasets.load_dataset(name, split=split)
     except Exception as err:  # noqa: BLE001 - offline, missing, renamed: all end the same way
@@ -96,8 +99,6 @@ def huggingface_rows(name: str, split: str, categories: Iterable[str]) -> Iterat
 
 
 def _solver_category(row: dict, candidates: list[str]) -> str | None:
-    from visreason.puzzles import CATEGORIES
-
     matches = []
     for c in candidates:
         try:
@@ -114,8 +115,6 @@ def convert(rows: Iterable[tuple[str, str, Any, Any]], out: Path, split: str) ->
     Each row is (category, where, raw record, image path or bytes); a bad row raises
     VisreasonError naming `where` (file and line, or Hub row) and the field.
     """
-    from visreason.puzzles import CATEGORIES
-
     records, files, index = [], {}, Counter()
     for category, where, raw, image in rows:
         if category not in CATEGORIES:
@@ -153,8 +152,6 @@ def convert(rows: Iterable[tuple[str, str, Any, Any]], out: Path, split: str) ->
 
 def _read_image(image: Path | bytes | None, where: str) -> tuple[bytes, str]:
     """The image's bytes (fully decoded once to prove they are sound) and its extension."""
-    from PIL import Image, UnidentifiedImageError
-
     if image is None:
         raise VisreasonError(f"{where}: field 'image' has no image")
     if isinstance(image, Path):

@@ -24,11 +24,15 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from visreason import VisreasonError
-from visreason.config import add_params_argument, params_from_args
-from visreason.files import atomic_dir, read_json
+import matplotlib
+import matplotlib.pyplot as plt
+import mlflow
 
-MODES = ("image", "text", "image+caption")
+from visreason import VisreasonError
+from visreason.files import atomic_dir, read_json
+from visreason.params import MODES, all_categories, split_tag
+from visreason.stats import aggregate_seeds
+from visreason.tracking import start_run
 
 # Published numbers (arXiv 2601.00215), accuracy in %, 9 AlgoPuzzleVQA categories, open-ended.
 PUBLISHED_SOURCE = "published, arXiv 2601.00215: Qwen2.5-VL-7B, GRPO without SFT"
@@ -102,15 +106,6 @@ def load_captions(results: Path) -> dict[str, dict]:
     }
 
 
-def split_tag(tag: str) -> tuple[str, int | None]:
-    """'mixture-seed3' -> ('mixture', 3); 'base' -> ('base', None)."""
-    if "-seed" in tag:
-        reward, seed = tag.rsplit("-seed", 1)
-        if seed.isdigit():
-            return reward, int(seed)
-    return tag, None
-
-
 # ---------------------------------------------------------------- aggregation
 
 
@@ -133,8 +128,6 @@ def _acc(metrics: dict, key: str) -> float | None:
 def seed_stats(runs: list[dict], key: str) -> tuple[float, float, int] | None:
     """(mean, sample std, number of seeds) of one accuracy in %, via `evaluate.aggregate_seeds`;
     None if any seed lacks it."""
-    from visreason.evaluate import aggregate_seeds
-
     if not runs:
         return None
     agg = aggregate_seeds(runs)
@@ -161,7 +154,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 def table2(metrics: dict, params: dict) -> str:
     """Accuracy per reward design (image mode): mean, in/out-of-domain, per category."""
-    cats = [*params["categories"]["in_domain"], *params["categories"]["out_of_domain"]]
+    cats = all_categories(params)
     designs = by_design(metrics, "image")
     header = ["model", "seeds", "mean", "in-domain", "out-of-domain", *cats, "mean (published)", "in / out (published)"]
     rows = []
@@ -186,7 +179,7 @@ def table2(metrics: dict, params: dict) -> str:
 
 def table3(metrics: dict, params: dict) -> str:
     """Image vs text (vs image+caption) per category, for every model."""
-    cats = [*params["categories"]["in_domain"], *params["categories"]["out_of_domain"]]
+    cats = all_categories(params)
     header = ["model", "input", "mean", *cats]
     rows = []
     for mode in MODES:
@@ -284,8 +277,6 @@ def _csv(rows: list[dict], fields: list[str]) -> str:
 
 
 def _figure_accuracy(metrics: dict, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
     designs = by_design(metrics, "image")
     names = list(designs)
     keys = [("mean", "mean"), ("in_domain", "in-domain"), ("out_of_domain", "out-of-domain")]
@@ -314,9 +305,7 @@ def _figure_accuracy(metrics: dict, path: Path) -> None:
 
 
 def _figure_modes(metrics: dict, params: dict, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    cats = [*params["categories"]["in_domain"], *params["categories"]["out_of_domain"]]
+    cats = all_categories(params)
     base = metrics.get("base") or metrics[sorted(metrics)[0]]
     modes = [m for m in MODES if m in base]
     fig, ax = plt.subplots(figsize=(1.5 + 0.9 * len(cats), 4))
@@ -334,8 +323,6 @@ def _figure_modes(metrics: dict, params: dict, path: Path) -> None:
 
 
 def _figure_curves(rows: list[dict], metric: str, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(6.5, 4))
     series: dict[tuple, list] = defaultdict(list)
     for r in rows:
@@ -358,9 +345,7 @@ def _figure_curves(rows: list[dict], metric: str, path: Path) -> None:
 
 def build_report(results: str | Path, out: str | Path, params: dict) -> Path:
     """Write report.md, figures and CSV tables into `out` (atomically); return `out`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")  # files only, never a window
     results, out = Path(results), Path(out)
     metrics = load_metrics(results)
     histories = load_histories(results)
@@ -392,32 +377,14 @@ def build_report(results: str | Path, out: str | Path, params: dict) -> Path:
     return out
 
 
-def _run(args) -> int:
-    import mlflow
-
-    from visreason.tracking import start_run
-
-    params = params_from_args(args)
-    out = build_report(args.results, args.out, params)
-    results = Path(args.results)
+def run_report(params: dict, results: str | Path, out: str | Path) -> Path:
+    """The `report` stage: build the report inside its own MLflow run, logging the headline accuracies."""
+    out = build_report(results, out, params)
+    results = Path(results)
     with start_run(params, "report", run_name="report", inputs={"eval": results / "eval", "train": results / "train"}):
         for row in accuracy_rows(load_metrics(results)):
             if row["category"] in ("mean", "in_domain", "out_of_domain"):
                 key = f"accuracy/{row['model']}/{row['mode'].replace('+', '_')}/{row['category']}"
                 mlflow.log_metric(key, row["accuracy"])
         mlflow.log_artifacts(str(out), artifact_path="report")
-    print(f"report -> {out / 'report.md'}")
-    return 0
-
-
-def add_cli(sub) -> None:
-    p = sub.add_parser(
-        "report",
-        help="tables and figures from the evaluation and training outputs",
-        description="Write report.md (Table 2 and 3 analogues, behaviour, caption fidelity) with PNG figures "
-        "and CSV tables, the study's published numbers beside ours.",
-    )
-    p.add_argument("--results", default="results", help="the pipeline's results folder (default: %(default)s)")
-    p.add_argument("--out", default="results/report", help="output folder, replaced atomically (default: %(default)s)")
-    add_params_argument(p)
-    p.set_defaults(func=_run)
+    return out

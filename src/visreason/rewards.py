@@ -1,18 +1,26 @@
-"""The six reward designs of the study, the one answer scorer, and their prompts.
+"""The study's reward designs, the one answer scorer, and their prompts.
 
 A completion is parsed once into a `Parsed` record (a score per reasoning tag,
-the answer); every design is then a weighted sum of *terms* read off that record:
+the answer); every design is then a weighted sum of *terms* read off that record.
+`DESIGNS` is the one registry: per design, its weights, its prompt and its reward
+function. This table is read from it:
 
-| design          | terms and weights                                                        |
-|-----------------|--------------------------------------------------------------------------|
-| `vanilla`       | think 0.1, accuracy 0.9                                                  |
-| `only_accuracy` | accuracy 1.0                                                             |
-| `mixture`       | image_description 0.06, think 0.06, rethink 0.08, accuracy 0.80          |
-| `continuous`    | image_description 0.06, think 0.06, rethink 0.08, partial_credit 0.80    |
-| `visual_fusion` | think 0.1, visual 0.1, accuracy 0.8                                      |
-| `no_accuracy`   | image_description 0.3, think 0.3, rethink 0.3, answer_present 0.1        |
+>>> print(design_table())
+| design | terms and weights |
+|---|---|
+| `vanilla` | think 0.1, accuracy 0.9 |
+| `only_accuracy` | accuracy 1 |
+| `mixture` | image_description 0.06, think 0.06, rethink 0.08, accuracy 0.8 |
+| `continuous` | image_description 0.06, think 0.06, rethink 0.08, partial_credit 0.8 |
+| `visual_fusion` | think 0.1, visual 0.1, accuracy 0.8 |
+| `no_accuracy` | image_description 0.3, think 0.3, rethink 0.3, answer_present 0.1 |
 
-Definitions (issue 3), implemented exactly:
+Each prompt asks for its tags in order; evaluation checks that structure:
+
+>>> DESIGNS["mixture"].tags, DESIGNS["only_accuracy"].tags
+(('image description', 'think', 'rethink', 'answer'), ('think', 'answer'))
+
+Definitions, implemented exactly:
 - A block runs from an opening tag to the first closing tag of the same name after
   it; blocks are found left to right. Tags match literally (case-sensitive).
 - A tag's content is its first block, verbatim (nested markup included). `<visual>`
@@ -24,9 +32,9 @@ Definitions (issue 3), implemented exactly:
   blocks give no answer (every answer term is 0).
 - `score_answer` (exact, also used by evaluation) and `partial_credit` (Continuous).
 
-A new design is one weight table in `WEIGHTS`, one small function and one line in
-`REWARDS`; a new term is one function in `TERMS`. No function here raises on any
-completion: None, unicode, huge, unclosed or nested tags all score.
+A new design is one small function and one entry in `DESIGNS`; a new term is one
+function in `TERMS`. No function here raises on any completion: None, unicode,
+huge, unclosed or nested tags all score.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from visreason import VisreasonError
@@ -47,25 +56,36 @@ DESCRIPTION, THINK, RETHINK, VISUAL, ANSWER = "image description", "think", "ret
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
+def find_block(text: str, tag: str, start: int = 0) -> tuple[int, int, str] | None:
+    """(start, end, content) of the first `<tag>` block that opens at or after `start`, or None.
+
+    >>> find_block("x <t>a</t> <t>b</t>", "t", 3)
+    (11, 19, 'b')
+    """
+    opening, closing = f"<{tag}>", f"</{tag}>"
+    begin = text.find(opening, start)
+    if begin < 0:
+        return None
+    end = text.find(closing, begin + len(opening))
+    if end < 0:
+        return None
+    return begin, end + len(closing), text[begin + len(opening) : end]
+
+
 def blocks(text: str, tag: str, limit: int | None = None) -> list[str]:
     """The contents of the `<tag>` blocks of `text`, left to right (at most `limit`).
 
     >>> blocks("<t>a</t> <t>b <t>c</t> d</t> <t>e", "t")
     ['a', 'b <t>c']
     """
-    opening, closing = f"<{tag}>", f"</{tag}>"
     found: list[str] = []
     pos = 0
     while limit is None or len(found) < limit:
-        start = text.find(opening, pos)
-        if start < 0:
+        block = find_block(text, tag, pos)
+        if block is None:
             break
-        start += len(opening)
-        end = text.find(closing, start)
-        if end < 0:
-            break
-        found.append(text[start:end])
-        pos = end + len(closing)
+        pos = block[1]
+        found.append(block[2])
     return found
 
 
@@ -181,13 +201,14 @@ def completion_text(completion: Any) -> str:
 
 # -- The answer scorer ------------------------------------------------------------
 
-_CLOCK = re.compile(r"(?<![0-9])([0-9]{1,2}):([0-9]{2})(?![0-9])")
-_DIGITS = re.compile(r"[0-9]+")
+CLOCK_TIME = re.compile(r"(?<![0-9])([0-9]{1,2}):([0-9]{2})(?![0-9])")
+DIGITS = re.compile(r"[0-9]+")
 _MAX_INT_DIGITS = 4000  # below Python's int/str conversion limit (4300)
 
 
-def _clock(text: str) -> tuple[int, int] | None:
-    match = _CLOCK.search(text)
+def read_clock(text: str) -> tuple[int, int] | None:
+    """The first H:MM of `text` as (hours, minutes), or None."""
+    match = CLOCK_TIME.search(text)
     return (int(match[1]), int(match[2])) if match else None
 
 
@@ -202,8 +223,9 @@ def _twelve_is_zero(time: tuple[int, int]) -> tuple[int, int]:
     return (0 if time[0] == 12 else time[0], time[1])
 
 
-def _is_integer(gold: str) -> bool:
-    return _DIGITS.fullmatch(gold.strip()) is not None
+def is_integer(gold: str) -> bool:
+    """Whether an answer is a run of ASCII digits (after stripping): the scorer's integer rule."""
+    return DIGITS.fullmatch(gold.strip()) is not None
 
 
 def _plain(text: str) -> str:
@@ -221,10 +243,10 @@ def _read_pair(pred: Any, gold: Any, category: str | None) -> tuple[str, Any, An
     if not isinstance(pred, str) or gold is None:
         return None
     if category == "clock":
-        want, got = _clock(gold), _clock(pred)
+        want, got = read_clock(gold), read_clock(pred)
         return None if want is None or got is None else ("clock", want, got)
-    if _is_integer(gold):
-        match = _DIGITS.search(pred)
+    if is_integer(gold):
+        match = DIGITS.search(pred)
         return None if not match else ("integer", gold.strip().lstrip("0") or "0", match[0].lstrip("0") or "0")
     return "text", _plain(gold), _plain(pred)
 
@@ -285,7 +307,7 @@ def partial_credit(pred: str | None, gold: str | None, category: str | None) -> 
     return _exact(kind, want, got)
 
 
-# -- Terms, weights, designs ------------------------------------------------------
+# -- Terms and designs ---------------------------------------------------------------
 
 Term = Callable[[Parsed, Any, Any], float]
 
@@ -297,22 +319,6 @@ TERMS: dict[str, Term] = {
     "accuracy": lambda p, gold, category: score_answer(p.answer, gold, category),
     "partial_credit": lambda p, gold, category: partial_credit(p.answer, gold, category),
     "answer_present": lambda p, gold, category: float(bool(p.answer)),  # never looks at correctness
-}
-
-VANILLA = {"think": 0.1, "accuracy": 0.9}
-ONLY_ACCURACY = {"accuracy": 1.0}
-MIXTURE = {"image_description": 0.06, "think": 0.06, "rethink": 0.08, "accuracy": 0.80}
-CONTINUOUS = {"image_description": 0.06, "think": 0.06, "rethink": 0.08, "partial_credit": 0.80}
-VISUAL_FUSION = {"think": 0.1, "visual": 0.1, "accuracy": 0.8}
-NO_ACCURACY = {"image_description": 0.3, "think": 0.3, "rethink": 0.3, "answer_present": 0.1}
-
-WEIGHTS: dict[str, dict[str, float]] = {
-    "vanilla": VANILLA,
-    "only_accuracy": ONLY_ACCURACY,
-    "mixture": MIXTURE,
-    "continuous": CONTINUOUS,
-    "visual_fusion": VISUAL_FUSION,
-    "no_accuracy": NO_ACCURACY,
 }
 ANSWER_TERMS = ("accuracy", "partial_credit", "answer_present")
 
@@ -333,7 +339,7 @@ def score_designs(names, completions, answer, category) -> dict[str, dict[str, l
     >>> out["vanilla"], out["only_accuracy"]["total"]
     ({'think': [0.0], 'accuracy': [1.0], 'total': [0.9]}, [1.0])
     """
-    tables = {name: WEIGHTS[get_reward(name).__name__] for name in names}
+    tables = {name: get_design(name).weights for name in names}
     needed = list(dict.fromkeys(term for table in tables.values() for term in table))
     n = len(completions)
     golds, categories = _column(answer, n, "answer"), _column(category, n, "category")
@@ -421,45 +427,76 @@ def no_accuracy(completions, answer, category, **kwargs) -> list[float]:
     return _reward("no_accuracy", completions, answer, category, kwargs)
 
 
-REWARDS: dict[str, Callable[..., list[float]]] = {
-    "vanilla": vanilla,
-    "only_accuracy": only_accuracy,
-    "mixture": mixture,
-    "continuous": continuous,
-    "visual_fusion": visual_fusion,
-    "no_accuracy": no_accuracy,
+# -- Prompts and the registry --------------------------------------------------------
+
+_FINAL = "Finally, write only the final answer inside <answer> </answer>, exactly once."
+VANILLA_PROMPT = "Think step by step inside <think> </think>. " + _FINAL
+MIXTURE_PROMPT = (
+    "First describe {source} inside <image description> </image description>. "
+    "Then think step by step inside <think> </think>. "
+    "Then check your reasoning inside <rethink> </rethink>. " + _FINAL
+)
+VISUAL_FUSION_PROMPT = (
+    "Think step by step inside <think> </think>. Inside your thinking, write every observation "
+    "you take from {source} inside <visual> </visual>. " + _FINAL
+)
+
+
+@dataclass(frozen=True)
+class Design:
+    """One reward design: the weight of each of its terms, the instruction its prompt ends with
+    (`{source}` names what the model is shown), and the reward function TRL calls."""
+
+    weights: dict[str, float]
+    prompt: str
+    function: Callable[..., list[float]]
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The tags the prompt asks for, in the order it names them (evaluation checks this structure)."""
+        return tuple(dict.fromkeys(re.findall(r"<([a-z][a-z ]*)>", self.prompt)))
+
+    @property
+    def tag_weight(self) -> float:
+        """The sum of the non-answer weights: the design's rewards lie in [-this, 1]."""
+        return sum(w for term, w in self.weights.items() if term not in ANSWER_TERMS)
+
+
+DESIGNS: dict[str, Design] = {
+    "vanilla": Design({"think": 0.1, "accuracy": 0.9}, VANILLA_PROMPT, vanilla),
+    # The study's question: can the format be learnt from the prompt alone? Hence the Vanilla prompt.
+    "only_accuracy": Design({"accuracy": 1.0}, VANILLA_PROMPT, only_accuracy),
+    "mixture": Design(
+        {"image_description": 0.06, "think": 0.06, "rethink": 0.08, "accuracy": 0.80}, MIXTURE_PROMPT, mixture
+    ),
+    "continuous": Design(
+        {"image_description": 0.06, "think": 0.06, "rethink": 0.08, "partial_credit": 0.80}, MIXTURE_PROMPT, continuous
+    ),
+    "visual_fusion": Design({"think": 0.1, "visual": 0.1, "accuracy": 0.8}, VISUAL_FUSION_PROMPT, visual_fusion),
+    "no_accuracy": Design(
+        {"image_description": 0.3, "think": 0.3, "rethink": 0.3, "answer_present": 0.1}, MIXTURE_PROMPT, no_accuracy
+    ),
 }
+
+
+def get_design(name: str) -> Design:
+    """A design by name; an unknown name lists the valid ones."""
+    if name not in DESIGNS:
+        raise VisreasonError(f"unknown reward '{name}' (valid: {', '.join(DESIGNS)})")
+    return DESIGNS[name]
 
 
 def get_reward(name: str) -> Callable[..., list[float]]:
-    """The reward function of a design; an unknown name lists the valid ones."""
-    if name not in REWARDS:
-        raise VisreasonError(f"unknown reward '{name}' (valid: {', '.join(REWARDS)})")
-    return REWARDS[name]
+    """The reward function of a design, as TRL's `GRPOTrainer` takes it."""
+    return get_design(name).function
 
 
-def non_answer_weight(name: str) -> float:
-    """The sum of a design's tag weights: its rewards lie in [-this, 1]."""
-    return sum(w for term, w in WEIGHTS[get_reward(name).__name__].items() if term not in ANSWER_TERMS)
-
-
-# -- Prompts ------------------------------------------------------------------------
-
-_FINAL = "Finally, write only the final answer inside <answer> </answer>, exactly once."
-PROMPTS: dict[str, str] = {
-    "vanilla": "Think step by step inside <think> </think>. " + _FINAL,
-    "mixture": (
-        "First describe {source} inside <image description> </image description>. "
-        "Then think step by step inside <think> </think>. "
-        "Then check your reasoning inside <rethink> </rethink>. " + _FINAL
-    ),
-    "visual_fusion": (
-        "Think step by step inside <think> </think>. Inside your thinking, write every observation "
-        "you take from {source} inside <visual> </visual>. " + _FINAL
-    ),
-}
-PROMPTS["only_accuracy"] = PROMPTS["vanilla"]  # the study: can the format be learnt from the prompt alone?
-PROMPTS["continuous"] = PROMPTS["no_accuracy"] = PROMPTS["mixture"]
+def design_table() -> str:
+    """The registry as a Markdown table: each design's terms and weights."""
+    rows = ["| design | terms and weights |", "|---|---|"]
+    for name, d in DESIGNS.items():
+        rows.append(f"| `{name}` | " + ", ".join(f"{term} {w:g}" for term, w in d.weights.items()) + " |")
+    return "\n".join(rows)
 
 
 def format_prompt(
@@ -482,7 +519,7 @@ def format_prompt(
     <BLANKLINE>
     Think step by step inside <think> </think>. Finally, write only the final answer inside <answer> </answer>...
     """
-    template = PROMPTS[get_reward(reward).__name__]
+    template = get_design(reward).prompt
     if not isinstance(question, str) or not question.strip():
         raise VisreasonError(f"format_prompt: the question must be a non-empty string, got {question!r}")
     parts = [question.strip()]
@@ -502,38 +539,3 @@ def format_prompt(
         parts.append(f"Options: {listed}. Answer with one of the options, written exactly as given.")
     source = "the puzzle state" if description is not None else "the image"
     return "\n".join(parts) + "\n\n" + template.format(source=source)
-
-
-# -- CLI ----------------------------------------------------------------------------
-
-
-def add_cli(sub) -> None:
-    from visreason.config import add_params_argument
-
-    parser = sub.add_parser(
-        "rewards", help="inspect the reward designs", description="Inspect the six reward designs before training."
-    )
-    commands = parser.add_subparsers(dest="rewards_command", required=True, metavar="SUBCOMMAND")
-    audit = commands.add_parser(
-        "audit",
-        help="score every reward on probe completions and flag degenerate ones that score too well",
-        description=(
-            "Score every reward design on a bank of probe completions per category (correct, wrong, padded, "
-            "tag spam, several answers, unclosed, empty, 100,000 characters, ...) and flag every degenerate "
-            "probe that scores at least as high as the correct, well-formed completion. Writes a Markdown "
-            "table and a JSON summary beside it, and logs to MLflow."
-        ),
-    )
-    audit.add_argument(
-        "--out",
-        default="results/rewards/audit.md",
-        help="Markdown table to write; audit.json goes beside it (default: %(default)s)",
-    )
-    add_params_argument(audit)
-    audit.set_defaults(func=_run_audit)
-
-
-def _run_audit(args) -> int:
-    from visreason.rewards_audit import main
-
-    return main(args)

@@ -15,10 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import mlflow
+
 from visreason import VisreasonError
-from visreason.config import REPO_ROOT, all_categories, params_from_args
+from visreason.config import REPO_ROOT
 from visreason.files import atomic_write_text, write_json
-from visreason.rewards import REWARDS, WEIGHTS, _clock, _is_integer, score_designs
+from visreason.params import all_categories
+from visreason.rewards import DESIGNS, is_integer, read_clock, score_designs
+from visreason.tracking import start_run
 
 DEFAULT_RELEASED = REPO_ROOT.parent / "shared" / "algopuzzlevqa"
 # Used when the released records are absent: the answers of their first records.
@@ -44,7 +48,8 @@ SATURATION = (
     "the tag score saturates (tanh): past a few distinct sentences, more text neither earns nor costs; "
     "length is bounded by max_completion_length"
 )
-ANSWER_REWARDS = ("vanilla", "only_accuracy", "mixture", "continuous", "visual_fusion")
+# The designs that pay for a correct answer.
+ANSWER_REWARDS = [name for name, d in DESIGNS.items() if {"accuracy", "partial_credit"} & d.weights.keys()]
 
 
 def _para(topic: str, n: int) -> str:
@@ -110,25 +115,20 @@ PROBES = [
           lambda g, w, n: _pad(_full(f"<answer>{g}</answer>", _looping(100_000)), 100_000), ONLY),
     Probe("long_distinct_100k", "100,000 characters of distinct sentences in every tag, correct answer",
           lambda g, w, n: _pad(_full(f"<answer>{g}</answer>", lambda t: _para(t, 310)), 100_000),
-          {**{r: SATURATION for r in REWARDS if r != "only_accuracy"}, **ONLY}),
+          {**{r: SATURATION for r in DESIGNS if r != "only_accuracy"}, **ONLY}),
 ]  # fmt: skip
 REFERENCE = PROBES[0].name
 
 
-def _pad(text: str, size: int) -> str:
-    """Pad with spaces (no new sentence) to exactly `size` characters, if shorter."""
-    return text + " " * (size - len(text))
-
-
 def _wrong_answers(gold: str, category: str) -> tuple[str, str]:
     """A far wrong answer and a near miss (one minute, or one, off)."""
-    time = _clock(gold) if category == "clock" else None
+    time = read_clock(gold) if category == "clock" else None
     if time:
         hours, minutes = time
         far = f"{(hours + 5) % 12 or 12}:{(minutes + 30) % 60:02d}"
         near = f"{hours}:{(minutes + 1) % 60:02d}"
         return far, near
-    if _is_integer(gold):
+    if is_integer(gold):
         value = int(gold)
         return str(value + 17), str(value + 1)
     return f"not {gold}", f"{gold}x"
@@ -155,7 +155,7 @@ def gold_answers(params: dict) -> tuple[dict[str, str], dict[str, str]]:
 
 def audit(golds: dict[str, str], sources: dict[str, str]) -> dict:
     """Scores[reward][probe][category] and the flags, as a JSON-ready dict."""
-    names = list(REWARDS)
+    names = list(DESIGNS)
     scores: dict[str, dict[str, dict[str, float]]] = {r: {p.name: {} for p in PROBES} for r in names}
     chars = {p.name: 0 for p in PROBES}  # the longest of each probe over categories
     for category, gold in golds.items():
@@ -188,7 +188,7 @@ def audit(golds: dict[str, str], sources: dict[str, str]) -> dict:
         "gold_sources": sources,
         "probes": {p.name: p.what for p in PROBES},
         "probe_chars": chars,
-        "weights": WEIGHTS,
+        "weights": {name: d.weights for name, d in DESIGNS.items()},
         "scores": scores,
         "flags": flags,
         "n_flags": len(flags),
@@ -252,13 +252,10 @@ def to_markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(args) -> int:
-    import mlflow
-
-    from visreason.tracking import start_run
-
-    params = params_from_args(args)
-    out = Path(args.out)
+def run_audit(params: dict, out: str | Path) -> dict:
+    """The `rewards audit` stage: audit every design, write OUT (Markdown) and its JSON summary beside it,
+    inside the stage's MLflow run."""
+    out = Path(out)
     if out.suffix != ".md":
         raise VisreasonError(f"--out: expected a Markdown file ending in .md, got {out}")
     golds, sources = gold_answers(params)
@@ -277,5 +274,4 @@ def main(args) -> int:
         )
         mlflow.log_artifact(str(out))
         mlflow.log_artifact(str(out.with_suffix(".json")))
-    print(f"wrote {out} and {out.with_suffix('.json')}: {result['n_flags']} flags, {result['n_unexpected']} unexpected")
-    return 0
+    return result

@@ -24,6 +24,7 @@ and point the jobs at it (they inherit the environment through sbatch):
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import random
 import subprocess
@@ -31,6 +32,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+
+import mlflow
+from mlflow.tracking import MlflowClient
 
 from visreason.config import REPO_ROOT
 from visreason.files import sha256_tree
@@ -76,8 +80,6 @@ def prepare_store(params: dict) -> str:
     Call once before starting parallel jobs. Idempotent, and safe to run
     concurrently (the losers of a creation race retry and find the winner's).
     """
-    from mlflow.tracking import MlflowClient
-
     uri = tracking_uri(params)
     name = params["tracking"]["experiment"]
 
@@ -100,8 +102,6 @@ def _sqlite_init_lock(uri: str) -> Iterator[None]:
     if not uri.startswith("sqlite:///"):
         yield
         return
-    import fcntl
-
     path = Path(uri[len("sqlite:///") :].split("?")[0])
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+b") as f:
@@ -155,8 +155,6 @@ def start_run(
     `run_id` continues that run (a resumed job): tags are refreshed, params are
     not logged again (MLflow params are immutable).
     """
-    import mlflow
-
     mlflow.set_tracking_uri(tracking_uri(params))
     _retry(lambda: mlflow.set_experiment(experiment_id=prepare_store(params)))
     all_tags = {"git_commit": git_commit(), "stage": stage, "scale": params.get("scale", "")}

@@ -29,10 +29,28 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from visreason import VisreasonError
+import datasets
+import matplotlib
+import matplotlib.pyplot as plt
+import mlflow
+import torch
+from accelerate import PartialState
+from peft import LoraConfig, PeftModel
+from PIL import Image
+from transformers import AutoModelForImageTextToText, TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
+from trl import GRPOConfig, GRPOTrainer
+from trl.trainer.utils import RepeatSampler
+
+from visreason import VisreasonError, tracking
+from visreason.config import deep_merge
 from visreason.files import atomic_dir, atomic_write_text, is_interactive, read_json, sha256_file, write_json
+from visreason.models import build_messages, load_processor, resolve_model_path, save_processor
+from visreason.records import load_records
+from visreason.rewards import completion_text, extract_answer, format_prompt, get_reward, reward_terms
 
 # Settings passed to GRPOConfig unchanged (the rest are handled here).
 GRPO_KEYS = [
@@ -66,8 +84,6 @@ RESUMABLE_KEYS = {"max_steps", "save_steps", "save_total_limit", "log_completion
 
 def train_settings(params: dict, reward: str) -> dict:
     """`train` with `rewards.<reward>` merged over it; every setting must be present."""
-    from visreason.config import deep_merge
-
     cfg = deep_merge(params["train"], params.get("rewards", {}).get(reward) or {})
     missing = [k for k in GRPO_KEYS + OWN_KEYS if k not in cfg]
     if missing:
@@ -81,8 +97,6 @@ def train_settings(params: dict, reward: str) -> dict:
 def _check_settings(cfg: dict, world_size: int) -> dict:
     """Check batch shapes and hardware before any compute; return derived settings
     (`gradient_accumulation_steps`, `use_vllm` resolved)."""
-    import torch
-
     completions = cfg["prompts_per_step"] * cfg["num_generations"]
     micro = cfg["per_device_train_batch_size"] * world_size
     if completions % micro:
@@ -109,8 +123,6 @@ def _check_settings(cfg: dict, world_size: int) -> dict:
 
 
 def _load_dataset_records(data: Path) -> list[dict]:
-    from visreason.data import load_records
-
     records = load_records(data)  # validates every record and image, naming the record
     if not records:
         raise VisreasonError(f"dataset is empty: {data}")
@@ -119,8 +131,6 @@ def _load_dataset_records(data: Path) -> list[dict]:
 
 def _check_prompt_lengths(records, prompts, processor, max_len: int, data: Path) -> None:
     """TRL 1.16 does not truncate prompts: reject any longer than max_prompt_length (text + image tokens)."""
-    from PIL import Image
-
     ip = processor.image_processor
     texts = processor.apply_chat_template(prompts, add_generation_prompt=True, tokenize=False)
     lengths = [len(ids) for ids in processor.tokenizer(texts)["input_ids"]]
@@ -162,8 +172,6 @@ class RewardFunction:
 
     def table(self, step: int) -> dict[str, list]:
         """The latest batch as table columns: completion, extracted answer, reward and its terms."""
-        from visreason.rewards import completion_text, extract_answer
-
         b = self.last_batch
         texts = [completion_text(c) for c in b["completions"]]
         columns = {
@@ -184,73 +192,61 @@ class RewardFunction:
 # ---------------------------------------------------------------- MLflow
 
 
-def _mlflow_callback(
-    run_id: str, reward_fn: RewardFunction, table_every: int, flush_steps: int = 10, flush_s: float = 30
-):
-    from concurrent.futures import ThreadPoolExecutor
+class MlflowLogger(TrainerCallback):
+    """Every logged metric, at its step, into the job's one MLflow run; a completions table every
+    `table_every` steps. MLflow writes (hundreds of ms with sqlite) run in one background thread:
+    metrics go out every `flush_steps` steps or `flush_s` seconds, and all writes are finished at
+    every checkpoint, so MLflow never lags behind the checkpoint a resumed run starts from."""
 
-    import mlflow
-    from transformers import TrainerCallback
+    def __init__(self, run_id: str, reward_fn: RewardFunction, table_every: int, flush_steps=10, flush_s=30.0):
+        self.client = mlflow.MlflowClient()
+        self.run_id, self.reward_fn, self.table_every = run_id, reward_fn, table_every
+        self.flush_steps, self.flush_s = flush_steps, flush_s
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-logger")
+        self.jobs: list = []
+        self.pending: list = []
+        self.last_flush = time.monotonic()
 
-    client = mlflow.MlflowClient()
+    def flush(self):
+        batch, self.pending, self.last_flush = self.pending, [], time.monotonic()
+        for i in range(0, len(batch), 1000):  # MLflow's batch limit
+            self.jobs.append(self.pool.submit(self.client.log_batch, self.run_id, metrics=batch[i : i + 1000]))
 
-    class MlflowLogger(TrainerCallback):
-        """Every logged metric, at its step, into the job's one MLflow run; a completions table every
-        `table_every` steps. MLflow writes (hundreds of ms with sqlite) run in one background thread:
-        metrics go out every `flush_steps` steps or `flush_s` seconds, and all writes are finished at
-        every checkpoint, so MLflow never lags behind the checkpoint a resumed run starts from."""
+    def wait(self):
+        self.flush()
+        jobs, self.jobs = self.jobs, []
+        for job in jobs:
+            job.result()  # re-raises a failed write
 
-        def __init__(self):
-            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-logger")
-            self.jobs: list = []
-            self.pending: list = []
-            self.last_flush = time.monotonic()
-
-        def flush(self):
-            batch, self.pending, self.last_flush = self.pending, [], time.monotonic()
-            for i in range(0, len(batch), 1000):  # MLflow's batch limit
-                self.jobs.append(self.pool.submit(client.log_batch, run_id, metrics=batch[i : i + 1000]))
-
-        def wait(self):
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        ts = int(time.time() * 1000)
+        self.pending += [
+            mlflow.entities.Metric(k, float(v), ts, state.global_step)
+            for k, v in (logs or {}).items()
+            if isinstance(v, (int, float)) and math.isfinite(v)
+        ]
+        if state.global_step % self.flush_steps == 0 or time.monotonic() - self.last_flush > self.flush_s:
             self.flush()
-            jobs, self.jobs = self.jobs, []
-            for job in jobs:
-                job.result()  # re-raises a failed write
 
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            ts = int(time.time() * 1000)
-            self.pending += [
-                mlflow.entities.Metric(k, float(v), ts, state.global_step)
-                for k, v in (logs or {}).items()
-                if isinstance(v, (int, float)) and math.isfinite(v)
-            ]
-            if state.global_step % flush_steps == 0 or time.monotonic() - self.last_flush > flush_s:
-                self.flush()
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps:
+            control.should_save = True  # a checkpoint at the end, so a longer rerun can extend the run
+        last = state.global_step >= state.max_steps
+        if self.reward_fn.last_batch and (state.global_step % self.table_every == 0 or last):
+            table = self.reward_fn.table(state.global_step)
+            file = f"completions/step_{state.global_step:06d}.json"
+            self.jobs.append(self.pool.submit(self.client.log_table, self.run_id, data=table, artifact_file=file))
 
-        def on_step_end(self, args, state, control, **kwargs):
-            if state.global_step >= state.max_steps:
-                control.should_save = True  # a checkpoint at the end, so a longer rerun can extend the run
-            if reward_fn.last_batch and (state.global_step % table_every == 0 or state.global_step >= state.max_steps):
-                table = reward_fn.table(state.global_step)
-                file = f"completions/step_{state.global_step:06d}.json"
-                self.jobs.append(self.pool.submit(client.log_table, run_id, data=table, artifact_file=file))
+    def on_save(self, args, state, control, **kwargs):
+        self.wait()
 
-        def on_save(self, args, state, control, **kwargs):
-            self.wait()
-
-        def on_train_end(self, args, state, control, **kwargs):
-            self.wait()
-            self.pool.shutdown()
-
-    return MlflowLogger()
+    def on_train_end(self, args, state, control, **kwargs):
+        self.wait()
+        self.pool.shutdown()
 
 
 def _reward_curve_png(history: list[dict], reward: str, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    matplotlib.use("Agg")  # files only, never a window
     keys = ["reward"] + sorted(
         {k for h in history for k in h if k.startswith(f"rewards/{reward}/") and not k.endswith("/std")}
     )
@@ -277,8 +273,6 @@ def _resume_point(out: Path, settings: dict) -> tuple[str | None, dict | None, s
     A run trained with other settings (anything but RESUMABLE_KEYS) is never resumed:
     the third item then says what changed, and `_supersede` moves that run aside.
     """
-    from transformers.trainer_utils import get_last_checkpoint
-
     config_path = out / "train_config.json"
     ckpt_dir = out / "checkpoints"
     if config_path.is_file():
@@ -319,7 +313,7 @@ def _supersede(out: Path, why: str) -> Path:
 # ---------------------------------------------------------------- training
 
 
-def run(
+def run_train(
     params: dict,
     *,
     reward: str,
@@ -336,16 +330,11 @@ def run(
     the prompt format still comes from `reward`. `callbacks`: extra TrainerCallbacks.
     """
     start = time.time()
-    from visreason import rewards as R
-    from visreason.models import build_messages, load_processor, resolve_model_path
-
-    fn = R.get_reward(reward)  # unknown name -> VisreasonError listing the valid ones
+    fn = get_reward(reward)  # unknown name -> VisreasonError listing the valid ones
     source = resolve_model_path(model)
     data, out = Path(data), Path(out)
     cfg = train_settings(params, reward)
     settings = {**cfg, "reward": reward, "seed": seed, "model": source, "data": str(data.resolve())}
-
-    from accelerate import PartialState
 
     world = PartialState().num_processes
     derived = _check_settings(cfg, world)
@@ -361,26 +350,18 @@ def run(
 
     processor = load_processor(source)
     # Open-ended, as in the study: the prompt holds the question, not the options.
-    messages = [build_messages(R.format_prompt(reward, r["question"]), with_image=True) for r in records]
+    messages = [build_messages(format_prompt(reward, r["question"]), with_image=True) for r in records]
     _check_prompt_lengths(records, messages, processor, cfg["max_prompt_length"], data)
 
     # ---- everything above is validation; compute starts here
-    import mlflow
-    import torch
-    from datasets import Dataset, Image
-    from transformers import AutoModelForImageTextToText
-
-    from visreason import tracking
-
     if cfg["torch_threads"]:
         torch.set_num_threads(cfg["torch_threads"])
-    dataset = Dataset.from_dict(
+    dataset = datasets.Dataset.from_dict(
         {"id": [r["id"] for r in records], "prompt": messages, "image": [str(data / r["image"]) for r in records]}
-    ).cast_column("image", Image())
+    ).cast_column("image", datasets.Image())
     by_id = {r["id"]: r for r in records}
-    scorer = RewardFunction(reward, reward_fn or fn, by_id, terms=None if reward_fn else R.reward_terms)
+    scorer = RewardFunction(reward, reward_fn or fn, by_id, terms=None if reward_fn else reward_terms)
 
-    trainer_cls = _trainer_class()
     config = _grpo_config(cfg, out, seed, **derived)
     policy = AutoModelForImageTextToText.from_pretrained(source, dtype=torch.bfloat16 if cfg["bf16"] else torch.float32)
     peft_config = _lora_config(cfg["lora"]) if cfg["lora"]["enabled"] else None
@@ -420,7 +401,7 @@ def run(
         run_id = mlrun.info.run_id if main_process else None
         if main_process:
             atomic_write_text(out / "mlflow_run_id", run_id + "\n")
-        trainer = trainer_cls(
+        trainer = VisreasonGRPOTrainer(
             model=policy,
             reward_funcs=[scorer],
             args=config,
@@ -428,7 +409,7 @@ def run(
             processing_class=processor,
             peft_config=peft_config,
             callbacks=[
-                *([_mlflow_callback(run_id, scorer, cfg["log_completions_steps"])] if main_process else []),
+                *([MlflowLogger(run_id, scorer, cfg["log_completions_steps"])] if main_process else []),
                 *(callbacks or []),
             ],
         )
@@ -447,8 +428,6 @@ def run(
 def _existing_run(path: Path) -> str | None:
     if not path.is_file():
         return None
-    import mlflow
-
     run_id = path.read_text().strip()
     try:
         mlflow.MlflowClient().get_run(run_id)
@@ -458,8 +437,6 @@ def _existing_run(path: Path) -> str | None:
 
 
 def _grpo_config(cfg: dict, out: Path, seed: int, gradient_accumulation_steps: int, use_vllm: bool):
-    from trl import GRPOConfig
-
     return GRPOConfig(
         output_dir=str(out / "checkpoints"),
         seed=seed,
@@ -479,8 +456,6 @@ def _grpo_config(cfg: dict, out: Path, seed: int, gradient_accumulation_steps: i
 
 
 def _lora_config(lora: dict):
-    from peft import LoraConfig
-
     return LoraConfig(
         r=lora["r"],
         lora_alpha=lora["alpha"],
@@ -490,46 +465,39 @@ def _lora_config(lora: dict):
     )
 
 
-def _trainer_class():
-    from trl import GRPOTrainer
-    from trl.trainer.utils import RepeatSampler
+class EpochSeededSampler(RepeatSampler):
+    """TRL's RepeatSampler draws each epoch's order from one generator seeded once, so a run
+    resumed in epoch e > 0 would replay epoch 0's order. Here epoch e's order depends on
+    (seed, e) only; the Trainer calls `set_epoch` before every epoch, resumed or not."""
 
-    class EpochSeededSampler(RepeatSampler):
-        """TRL's RepeatSampler draws each epoch's order from one generator seeded once, so a run
-        resumed in epoch e > 0 would replay epoch 0's order. Here epoch e's order depends on
-        (seed, e) only; the Trainer calls `set_epoch` before every epoch, resumed or not."""
+    def set_epoch(self, epoch: int) -> None:
+        if self.shuffle:
+            self.generator.manual_seed((self.seed or 0) + epoch)
 
-        def set_epoch(self, epoch: int) -> None:
-            if self.shuffle:
-                self.generator.manual_seed((self.seed or 0) + epoch)
 
-    class VisreasonGRPOTrainer(GRPOTrainer):
-        def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
-            """Trainer (transformers 5.23) loads a checkpoint's state dict without the checkpoint
-            key conversion that `from_pretrained` applies, so for Qwen2.5-VL every key misses and the
-            weights silently stay as they were. Load plain models through `from_pretrained`."""
-            from peft import PeftModel
+class VisreasonGRPOTrainer(GRPOTrainer):
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        """Trainer (transformers 5.23) loads a checkpoint's state dict without the checkpoint
+        key conversion that `from_pretrained` applies, so for Qwen2.5-VL every key misses and the
+        weights silently stay as they were. Load plain models through `from_pretrained`."""
+        model = model if model is not None else self.model
+        if self.is_deepspeed_enabled or self.is_fsdp_enabled or isinstance(model, PeftModel):
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        dtype = next(model.parameters()).dtype
+        saved = type(model).from_pretrained(resume_from_checkpoint, dtype=dtype)
+        result = model.load_state_dict(saved.state_dict(), strict=True)
+        del saved
+        return result
 
-            model = model if model is not None else self.model
-            if self.is_deepspeed_enabled or self.is_fsdp_enabled or isinstance(model, PeftModel):
-                return super()._load_from_checkpoint(resume_from_checkpoint, model)
-            dtype = next(model.parameters()).dtype
-            saved = type(model).from_pretrained(resume_from_checkpoint, dtype=dtype)
-            result = model.load_state_dict(saved.state_dict(), strict=True)
-            del saved
-            return result
-
-        def _get_train_sampler(self, dataset=None):
-            return EpochSeededSampler(
-                data_source=dataset if dataset is not None else self.train_dataset,
-                mini_repeat_count=self.num_generations,
-                batch_size=self.args.generation_batch_size // self.num_generations,
-                repeat_count=self.num_iterations * self.args.steps_per_generation,
-                shuffle=self.shuffle_dataset,
-                seed=self.args.seed,
-            )
-
-    return VisreasonGRPOTrainer
+    def _get_train_sampler(self, dataset=None):
+        return EpochSeededSampler(
+            data_source=dataset if dataset is not None else self.train_dataset,
+            mini_repeat_count=self.num_generations,
+            batch_size=self.args.generation_batch_size // self.num_generations,
+            repeat_count=self.num_iterations * self.args.steps_per_generation,
+            shuffle=self.shuffle_dataset,
+            seed=self.args.seed,
+        )
 
 
 def _save_final(trainer, processor, final: Path, source: str, lora: bool) -> None:
@@ -543,13 +511,8 @@ def _save_final(trainer, processor, final: Path, source: str, lora: bool) -> Non
     trainer.save_model(str(staging))  # collective; writes on the main process
     if not trainer.is_world_process_zero():
         return
-    from visreason.models import save_processor
-
     with atomic_dir(final) as tmp:
         if lora:
-            from peft import PeftModel
-            from transformers import AutoModelForImageTextToText
-
             base = AutoModelForImageTextToText.from_pretrained(source, dtype=trainer.model.get_base_model().dtype)
             PeftModel.from_pretrained(base, staging).merge_and_unload().save_pretrained(tmp)
             shutil.move(staging, tmp / "adapter")
@@ -561,8 +524,6 @@ def _save_final(trainer, processor, final: Path, source: str, lora: bool) -> Non
 
 
 def _summary(trainer, history, reward, seed, source, data, settings, run_id, start, result) -> dict:
-    from visreason.tracking import git_commit
-
     tail = history[-max(1, len(history) // 10) :]  # the last tenth of the logged steps
     keys = sorted(
         {k for h in tail for k in h if k == "reward" or (k.startswith(f"rewards/{reward}/") and not k.endswith("/std"))}
@@ -579,38 +540,9 @@ def _summary(trainer, history, reward, seed, source, data, settings, run_id, sta
         "final_rewards_window": len(tail),
         "wall_time_s": round(time.time() - start, 1),
         "train_runtime_s": round(result.metrics.get("train_runtime", 0.0), 3),
-        "git_commit": git_commit(),
+        "git_commit": tracking.git_commit(),
         "dataset_manifest_sha256": sha256_file(manifest) if manifest.is_file() else None,
         "mlflow_run_id": run_id,
         "settings": settings,
         "log_history": history,  # per-step metrics: the report's training curves
     }
-
-
-def _cmd_train(args) -> int:
-    from visreason.config import params_from_args
-
-    params = params_from_args(args)
-    summary = run(params, reward=args.reward, seed=args.seed, data=args.data, model=args.model, out=args.out)
-    if summary:
-        rewards = ", ".join(f"{k}={v:.3f}" for k, v in summary["final_rewards"].items())
-        print(f"visreason train: {summary['steps']} steps in {summary['wall_time_s']} s; final {rewards}")
-    return 0
-
-
-def add_cli(sub) -> None:
-    from visreason.config import add_params_argument
-
-    p = sub.add_parser(
-        "train",
-        help="GRPO training of one reward design (TRL)",
-        description="Train the model with GRPO (TRL GRPOTrainer) under one reward design. OUTDIR gets checkpoints/, "
-        "final/ and train_summary.json (last). Rerunning the same command resumes from the newest checkpoint.",
-    )
-    p.add_argument("--reward", required=True, help="reward design (see visreason.rewards.REWARDS)")
-    p.add_argument("--seed", type=int, required=True, help="training seed (data order, sampling, initialisation)")
-    p.add_argument("--data", required=True, help="training dataset folder (records.jsonl, images/, manifest.json)")
-    p.add_argument("--model", required=True, help="model folder or Hugging Face id")
-    p.add_argument("--out", required=True, help="output folder: checkpoints/, final/, train_summary.json")
-    add_params_argument(p)
-    p.set_defaults(func=_cmd_train)

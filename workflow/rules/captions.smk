@@ -24,9 +24,11 @@ rule caption_puzzles:
     resources:
         **job_resources("captions"),
     params:
+        cli=VISREASON,
+        settings=PARAMS_ARGS,
         tracked=tracked("captions", "model", "data", "categories"),
         model=lambda wc: f"--model {BASE_MODEL}" if wc.captioner == "model" else "",
         out="results/captions/{split}/{captioner}",
     shell:
-        "OMP_NUM_THREADS={threads} {VISREASON} captions --data {input.data} --captioner {wildcards.captioner}"
-        " {params.model} --out {params.out} {PARAMS_ARGS} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} {params.cli} captions --data {input.data} --captioner {wildcards.captioner}"
+        " {params.model} --out {params.out} {params.settings} > {log} 2>&1"

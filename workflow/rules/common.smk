@@ -1,31 +1,32 @@
 # Helpers shared by the rules: the command line, tracked params, job resources.
-import os
+# Rules take these values through `params:`, so each job's command is complete
+# provenance on its own (and `dvc.yaml` gets the same command).
 
-# Rules run `python -m visreason` with the repository's src/ first on the path,
-# so the same command works in the calling environment and in envs/*.yaml.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in [str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH")] if p
-)
-# Job output goes to log files: no third-party progress bars there (tqdm >= 4.66
-# reads TQDM_* defaults); visreason's own progress prints plain lines in logs.
-os.environ.setdefault("TQDM_DISABLE", "1")
+from visreason.params import BASE_TAG, CAPTIONERS, run_tag, split_tag
+
 SCALE = P["scale"]
-VISREASON = f"python -m visreason"
+# Every job runs `python -m visreason` with the repository's src/ as its path
+# (relative: jobs run at the repository root), so the same command works in the
+# calling environment, in envs/*.yaml and under DVC. Job output goes to log files:
+# no third-party progress bars there (tqdm reads TQDM_DISABLE); visreason's own
+# progress prints plain lines in logs.
+JOB_ENV = "TQDM_DISABLE=1 PYTHONPATH=src"
+VISREASON = f"{JOB_ENV} python -m visreason"
 # Training on several GPUs runs through accelerate with DeepSpeed ZeRO-3 (the study
 # fine-tunes all weights of the 7B model, which does not fit one GPU).
 TRAIN_GPUS = P["resources"]["train"]["gpus"]
 TRAIN_LAUNCHER = (
-    f"accelerate launch --num_processes {TRAIN_GPUS} --config_file configs/accelerate/zero3.yaml -m visreason"
+    f"{JOB_ENV} accelerate launch --num_processes {TRAIN_GPUS} --config_file configs/accelerate/zero3.yaml -m visreason"
     if TRAIN_GPUS > 1
     else VISREASON
 )
+# Every command reads the same params file at the same scale as this DAG.
 PARAMS_ARGS = f"--params {PARAMS_FILE} --scale {SCALE}"
 
 REWARDS = list(P["rewards"])
 SEEDS = [int(s) for s in P["seeds"]]
-TRAINED_TAGS = [f"{r}-seed{s}" for r in REWARDS for s in SEEDS]
+TRAINED_TAGS = [run_tag(r, s) for r in REWARDS for s in SEEDS]
 EVAL_MODES = list(P["evaluate"].get("modes", ["image", "text", "image+caption"]))
-CAPTIONERS = ["oracle", "model"]
 # The captioner whose captions the `image+caption` mode shows beside the image.
 CAPTION_SOURCE = P["evaluate"].get("caption_source", "model")
 # The prompt format the base model is evaluated with (it was trained on none).
@@ -34,15 +35,6 @@ BASE_PROMPT = P["evaluate"].get("base_prompt", "vanilla")
 # `tiny` is built locally by a rule; anything else is a Hugging Face id or a path.
 TINY = P["model"]["name"] == "tiny"
 BASE_MODEL = "results/model/tiny" if TINY else P["model"]["name"]
-
-
-wildcard_constraints:
-    split="train|eval",
-    reward="|".join(REWARDS),
-    seed=r"\d+",
-    tag="base|[a-z_]+-seed\d+",
-    mode=r"image|text|image\+caption",
-    captioner="oracle|model",
 
 
 def tracked(*keys):
@@ -84,21 +76,21 @@ def job_resources(stage):
 
 
 def base_model_input(wildcards=None):
-    """The base model as a rule input: the built folder for `tiny`, nothing otherwise."""
+    """The base model as an input of a job: the built folder for `tiny`, nothing otherwise."""
     return [BASE_MODEL] if TINY else []
 
 
 def eval_model(wildcards):
     """The model folder (or Hugging Face id) that a tag evaluates."""
-    if wildcards.tag == "base":
+    if wildcards.tag == BASE_TAG:
         return BASE_MODEL
-    reward, seed = wildcards.tag.rsplit("-seed", 1)
+    reward, seed = split_tag(wildcards.tag)
     return f"results/train/{reward}/seed{seed}/final"
 
 
 def eval_inputs(wildcards):
     inputs = {"data": "results/data/eval"}
-    if wildcards.tag != "base" or TINY:
+    if wildcards.tag != BASE_TAG or TINY:
         inputs["model"] = eval_model(wildcards)
     if wildcards.mode == "image+caption":
         inputs["captions"] = f"results/captions/eval/{CAPTION_SOURCE}/summary.json"

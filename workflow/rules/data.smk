@@ -17,11 +17,13 @@ rule build_data:
     resources:
         **job_resources("data"),
     params:
+        cli=VISREASON,
+        settings=PARAMS_ARGS,
         tracked=tracked("data", "categories"),
         exclude=lambda wc: "--exclude results/data/eval" if wc.split == "train" else "",
     shell:
-        "{VISREASON} data build --split {wildcards.split} --out {output.data} {params.exclude}"
-        " {PARAMS_ARGS} > {log} 2>&1"
+        "{params.cli} data build --split {wildcards.split} --out {output.data} {params.exclude}"
+        " {params.settings} > {log} 2>&1"
 
 
 rule preview_data:
@@ -44,6 +46,7 @@ rule preview_data:
     resources:
         **job_resources("data"),
     params:
+        cli=VISREASON,
         tracked=tracked("data", "categories"),
     shell:
-        "{VISREASON} data preview --data {input.data} --out {output.preview} {PARAMS_ARGS} > {log} 2>&1"
+        "{params.cli} data preview --data {input.data} --out {output.preview} > {log} 2>&1"

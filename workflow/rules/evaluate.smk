@@ -18,11 +18,11 @@ rule evaluate_model:
     resources:
         **job_resources("evaluate"),
     params:
+        cli=VISREASON,
+        settings=PARAMS_ARGS,
         tracked=tracked("evaluate", "categories"),
         model=eval_model,
-        prompt=lambda wc: (
-            BASE_PROMPT if wc.tag == "base" else wc.tag.rsplit("-seed", 1)[0]
-        ),
+        prompt=lambda wc: (BASE_PROMPT if wc.tag == BASE_TAG else split_tag(wc.tag)[0]),
         captions=lambda wc: (
             f"--captions results/captions/eval/{CAPTION_SOURCE}"
             if wc.mode == "image+caption"
@@ -30,6 +30,6 @@ rule evaluate_model:
         ),
         out="results/eval/{tag}/{mode}",
     shell:
-        "OMP_NUM_THREADS={threads} {VISREASON} evaluate --model {params.model} --data {input.data}"
+        "OMP_NUM_THREADS={threads} {params.cli} evaluate --model {params.model} --data {input.data}"
         " --mode {wildcards.mode} {params.captions} --prompt {params.prompt} --tag {wildcards.tag}"
-        " --out {params.out} {PARAMS_ARGS} > {log} 2>&1"
+        " --out {params.out} {params.settings} > {log} 2>&1"

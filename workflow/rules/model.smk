@@ -15,6 +15,8 @@ rule build_model:
     resources:
         **job_resources("model"),
     params:
+        cli=VISREASON,
+        settings=PARAMS_ARGS,
         tracked=tracked("model"),
     shell:
-        "{VISREASON} model tiny --out {output.model} {PARAMS_ARGS} > {log} 2>&1"
+        "{params.cli} model tiny --out {output.model} {params.settings} > {log} 2>&1"

@@ -5,7 +5,7 @@ rule report_results:
     input:
         metrics=expand(
             "results/eval/{tag}/{mode}/metrics.json",
-            tag=["base", *TRAINED_TAGS],
+            tag=[BASE_TAG, *TRAINED_TAGS],
             mode=EVAL_MODES,
         ),
         train=expand(
@@ -33,6 +33,8 @@ rule report_results:
     resources:
         **job_resources("report"),
     params:
+        cli=VISREASON,
+        settings=PARAMS_ARGS,
         tracked=tracked("categories"),
     shell:
-        "{VISREASON} report --results results --out {output.report} {PARAMS_ARGS} > {log} 2>&1"
+        "{params.cli} report --results results --out {output.report} {params.settings} > {log} 2>&1"

@@ -20,11 +20,13 @@ rule audit_rewards:
     resources:
         **job_resources("report"),
     params:
+        cli=VISREASON,
+        settings=PARAMS_ARGS,
         # The audit probes the reward functions themselves (code), not the
         # per-design training settings under `rewards.<name>`.
         tracked=tracked("categories"),
     shell:
-        "{VISREASON} rewards audit --out {output.audit} {PARAMS_ARGS} > {log} 2>&1"
+        "{params.cli} rewards audit --out {output.audit} {params.settings} > {log} 2>&1"
 
 
 rule train_model:
@@ -44,11 +46,13 @@ rule train_model:
     resources:
         **job_resources("train"),
     params:
+        cli=TRAIN_LAUNCHER,
+        settings=PARAMS_ARGS,
         tracked=tracked("train", "model", "rewards.{reward}"),
         out="results/train/{reward}/seed{seed}",
         # Resume state: never deleted by Snakemake, `persist` in DVC, not cached.
         checkpoints="results/train/{reward}/seed{seed}/checkpoints",
         model=BASE_MODEL,
     shell:
-        "OMP_NUM_THREADS={threads} {TRAIN_LAUNCHER} train --reward {wildcards.reward} --seed {wildcards.seed}"
-        " --data {input.data} --model {params.model} --out {params.out} {PARAMS_ARGS} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} {params.cli} train --reward {wildcards.reward} --seed {wildcards.seed}"
+        " --data {input.data} --model {params.model} --out {params.out} {params.settings} > {log} 2>&1"
