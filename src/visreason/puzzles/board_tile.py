@@ -35,7 +35,7 @@ import re
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, require_keys, require_question, require_size
+from visreason.puzzles.base import Puzzle, PuzzleError, normalize, require_keys, require_size
 
 KEYS = ("rows", "columns", "removed_positions")  # the start state; the other released keys derive from it
 DARK, LIGHT, WHITE = (255, 195, 57), (255, 230, 179), (255, 255, 255)
@@ -122,8 +122,11 @@ class BoardTile(Puzzle):
 
     def solve(self, solution: dict, question: str) -> str:
         rows, cols, removed = parse_board(solution)
-        require_question(question, ASKS, self.name)
-        text = " ".join(question.lower().split())
+        text = normalize(question) if isinstance(question, str) else ""
+        if ASKS not in text:
+            raise PuzzleError(
+                f"board_tile: the question does not ask whether dominoes can cover the board: {question!r}"
+            )
         asked = _ASKED.search(text)
         if not asked:
             raise PuzzleError(f"board_tile: the question does not state the board and the removed squares: {text!r}")

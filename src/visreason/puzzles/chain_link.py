@@ -53,6 +53,7 @@ _ASKED = re.compile(
 _FACTS = re.compile(r"\b(\d+) (chain segments?|open single pieces?|closed single pieces?|segments? of (\d+) pieces)\b")
 GOLD = (240, 198, 35)
 MAX_OPTION = 98  # the released options span 1-98
+MAX_SEGMENTS = 1000  # far beyond the released 8-16; keeps the solver's loop bounded on garbage input
 
 Counts = list[int]  # [open singles, closed singles, segments of 2, of 3, ...]
 
@@ -80,8 +81,8 @@ def start(solution: dict) -> Counts:
         raise PuzzleError(
             f"chain_link: 'steps' must start with [open, closed singles, segments of 2, ...], got {steps!r}"
         )
-    if sum(counts) == 0:
-        raise PuzzleError("chain_link: 'steps' starts with no segment at all")
+    if not 0 < sum(counts) <= MAX_SEGMENTS:
+        raise PuzzleError(f"chain_link: 'steps' must start with 1-{MAX_SEGMENTS} segments, got {sum(counts)}")
     return list(counts)
 
 
@@ -175,7 +176,12 @@ class ChainLink(Puzzle):
             found[slot] = int(n)
         if not total or sum(found.values()) != total:
             return None
-        return {"steps": [[found.get(slot, 0) for slot in range(max(6, max(found) + 1))]]}
+        solution = {"steps": [[found.get(slot, 0) for slot in range(max(6, max(found) + 1))]]}
+        try:
+            start(solution)
+        except PuzzleError:
+            return None
+        return solution
 
     def sample(self, rng: random.Random) -> tuple[dict, str]:
         while True:
