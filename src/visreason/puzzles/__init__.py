@@ -5,6 +5,9 @@ number_slide, tower_of_hanoi, water_jugs, checker_move, rotting_kiwi.
 """
 
 from visreason.puzzles.base import Puzzle
+from visreason.puzzles.board_tile import BoardTile
+from visreason.puzzles.calendar import Calendar
+from visreason.puzzles.chain_link import ChainLink
 from visreason.puzzles.checker_move import CheckerMove
 from visreason.puzzles.clock import Clock
 from visreason.puzzles.maze import Maze
@@ -27,6 +30,9 @@ CATEGORIES: dict[str, Puzzle] = {
         WaterJugs(),
         CheckerMove(),
         RottingKiwi(),
+        BoardTile(),
+        Calendar(),
+        ChainLink(),
     )
 }
 
