@@ -12,8 +12,11 @@ from visreason.puzzles.move_box import MoveBox
 from visreason.puzzles.n_queens import NQueens
 from visreason.puzzles.number_slide import NumberSlide
 from visreason.puzzles.rotting_kiwi import RottingKiwi
+from visreason.puzzles.think_dot import ThinkDot
 from visreason.puzzles.tower_of_hanoi import TowerOfHanoi
 from visreason.puzzles.water_jugs import WaterJugs
+from visreason.puzzles.wheel_of_fortune import WheelOfFortune
+from visreason.puzzles.wood_slide import WoodSlide
 
 CATEGORIES: dict[str, Puzzle] = {
     p.name: p
@@ -27,6 +30,9 @@ CATEGORIES: dict[str, Puzzle] = {
         WaterJugs(),
         CheckerMove(),
         RottingKiwi(),
+        ThinkDot(),
+        WheelOfFortune(),
+        WoodSlide(),
     )
 }
 
