@@ -229,12 +229,12 @@ class ThinkDot(Puzzle):
         require_size(size, self.name)
         disks = parse_disks(solution)
         image = _board(size).copy()
-        draw = ImageDraw.Draw(image)
         s = size / 512  # the layout is measured on the released 493 x 512 images
         for r, row in enumerate(disks):
             for i, colour in enumerate(row):
-                x, y = _DISK_X[r][i] * s, _DISK_Y[r] * s
-                _disk(draw, x, y, s, colour, deflects(r, i, colour))
+                sprite = _disk(size, colour, deflects(r, i, colour))
+                x, y = round(_DISK_X[r][i] * s - sprite.width / 2), round(_DISK_Y[r] * s - sprite.height / 2)
+                image.paste(sprite, (x, y), sprite)
         return image
 
 
@@ -251,9 +251,16 @@ _DISK_X = ((133, 246, 359), (190, 303), (133, 246, 359))
 _DISK_Y = (149, 262, 375)
 
 
-def _disk(draw: ImageDraw.ImageDraw, x: float, y: float, s: float, colour: str, side: str) -> None:
-    """One disk: a half fan split by the lever; the upper quarter holds a dot of the face colour and is
-    purple for blue, orange for yellow; the lever leans so that a ball falling on it runs off to `side`."""
+@functools.lru_cache(maxsize=32)
+def _disk(size: int, colour: str, side: str) -> Image.Image:
+    """One disk (RGBA, drawn once per size, colour and side): a half fan split by the lever; the upper
+    quarter holds a dot of the face colour and is purple for blue, orange for yellow; the lever leans
+    so that a ball falling on it runs off to `side`."""
+    s = size / 512
+    half = math.ceil(54 * s)
+    image = Image.new("RGBA", (2 * half, 2 * half), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    x = y = half
     radius = 51 * s
     box = (x - radius, y - radius, x + radius, y + radius)
     upper, other = (_PURPLE, _ORANGE) if colour == "blue" else (_ORANGE, _PURPLE)
@@ -265,14 +272,14 @@ def _disk(draw: ImageDraw.ImageDraw, x: float, y: float, s: float, colour: str, 
         draw.pieslice(box, -45, 45, fill=other, outline=_BROWN, width=edge)
     dot = 17 * s
     draw.ellipse((x - dot, y - 35 * s - dot, x + dot, y - 35 * s + dot), fill=_FACE[colour])
-    lean = 1 if side == "right" else -1  # "\" sends a ball to the right, "/" to the left
+    lean = 1 if side == "right" else -1  # a lever like \ sends a ball to the right, like / to the left
     arm = 48 * s
     draw.line((x - lean * arm, y - arm, x + lean * arm, y + arm), fill=_BROWN, width=max(1, round(6 * s)))
     ring, core = 10 * s, 5 * s
-    draw.ellipse(
-        (x - ring, y - ring, x + ring, y + ring), fill=(254, 196, 196), outline=_BROWN, width=max(1, round(2.5 * s))
-    )
+    pivot = (x - ring, y - ring, x + ring, y + ring)
+    draw.ellipse(pivot, fill=(254, 196, 196), outline=_BROWN, width=max(1, round(2.5 * s)))
     draw.ellipse((x - core, y - core, x + core, y + core), fill=_BROWN)
+    return image
 
 
 @functools.lru_cache(maxsize=8)
