@@ -318,7 +318,7 @@ class WheelOfFortune(Puzzle):
         for start, span, colour in zip(wheel.starts, wheel.widths, wheel.colours):
             # A polygon through points of the arc: Pillow fills it several times faster than a pie slice.
             start, span = float(start), float(span)
-            steps = max(2, math.ceil(span / 2))
+            steps = max(2, math.ceil(span / 5))  # a chord of 5 degrees is within 0.25 px of the arc at 512 px
             arc = [math.radians(start + span * i / steps) for i in range(steps + 1)]
             points = [(cx, cy)] + [(cx + 0.952 * k * math.cos(a), cy - 0.952 * k * math.sin(a)) for a in arc]
             draw.polygon(points, fill=ImageColor.getrgb(colour))
@@ -350,17 +350,20 @@ def _arrow(draw: ImageDraw.ImageDraw, centre, direction, k: float) -> None:
 
 def _paste_text(img: Image.Image, text: str, text_font: ImageFont.FreeTypeFont, angle: float, centre) -> None:
     """Black `text` centred at `centre`, turned `angle` degrees counterclockwise (reading outwards)."""
-    tile = _text_tile(text, text_font)
-    tile = tile.rotate(angle, resample=Image.BILINEAR, expand=True)
+    tile = _text_tile(text, text_font, round(angle % 360, 2))
     img.paste((0, 0, 0), (round(centre[0] - tile.width / 2), round(centre[1] - tile.height / 2)), tile)
 
 
-@functools.lru_cache(maxsize=256)
-def _text_tile(text: str, text_font: ImageFont.FreeTypeFont) -> Image.Image:
+@functools.lru_cache(maxsize=2048)
+def _text_tile(text: str, text_font: ImageFont.FreeTypeFont, angle: float) -> Image.Image:
+    """The text as a turned mask. Cached: the same prize comes back at the same angle often (every
+    wheel of equal segments puts its middles at the same angles), and turning it is the costliest
+    step of drawing a wheel. At one image size the sampler's wheels make under 4,000 (prize, angle,
+    font size) combinations; at 512 px a mask takes 4 kB on average, 10 kB at most (~10-20 MB in all)."""
     box = text_font.getbbox(text)
     tile = Image.new("L", (box[2] - box[0] + 4, box[3] - box[1] + 4), 0)
     ImageDraw.Draw(tile).text((2 - box[0], 2 - box[1]), text, fill=255, font=text_font)
-    return tile
+    return tile.rotate(angle, resample=Image.BILINEAR, expand=True)
 
 
 def _unequal_widths(n: int, rng: random.Random) -> list[int]:

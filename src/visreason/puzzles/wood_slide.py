@@ -231,8 +231,8 @@ class WoodSlide(Puzzle):
 
     def sample(self, rng: random.Random) -> tuple[dict, str]:
         """A random arrangement of the classic blocks, then a grid exactly d moves on (d uniform in 1..5)."""
-        classic = Board(CLASSIC, "classic")
-        rows, cols, shape_only = classic.rows, classic.cols, same_shape_table(classic.shapes)
+        classic, shape_only = _classic()
+        rows, cols = classic.rows, classic.cols
         neighbours = functools.partial(_successor_list, rows=rows, cols=cols)
         while True:
             start = rng.choice(classic_arrangements()).translate(_shuffled_labels(classic.shapes, rng))
@@ -269,33 +269,50 @@ class WoodSlide(Puzzle):
         require_size(size, self.name)
         start, end = parse_boards(solution)
         rows, cols = start.rows, start.cols
-        # Layout in grid cells, measured on the released images: two frames side by side, captions below.
-        gap, pad = 0.98, 0.4  # between the frames; around the drawing
-        width_u, height_u = 2 * cols + gap + 2 * pad, pad + rows + 1.15
-        unit = size / max(width_u, height_u)
-        img = Image.new("RGB", (round(width_u * unit), round(height_u * unit)), "white")
+        img, unit = _frames(size, rows, cols)
+        img = img.copy()
         draw = ImageDraw.Draw(img)
         seam = max(1, round(unit * 0.03))
-        caption_font = font(max(6, round(unit * 0.21)))
-        for k, (board, caption) in enumerate(((start, "Starting Configuration"), (end, "Ending Configuration"))):
-            x0, y0 = (pad + k * (cols + gap)) * unit, pad * unit
-            draw.rectangle(
-                (x0 - 0.19 * unit, y0 - 0.15 * unit, x0 + (cols + 0.16) * unit, y0 + (rows + 0.2) * unit),
-                outline="black",
-                width=max(1, round(unit * 0.02)),
-            )
+        for k, board in enumerate((start, end)):
+            x0, y0 = (_PAD + k * (cols + _GAP)) * unit, _PAD * unit
             for label, (h, w) in board.shapes.items():
-                first = board.cells.index(label)
-                r, c = divmod(first, cols)
+                r, c = divmod(board.cells.index(label), cols)
                 draw.rectangle(
                     (x0 + c * unit, y0 + r * unit, x0 + (c + w) * unit, y0 + (r + h) * unit),
                     fill=WOOD.get(label, (150, 100, 60)),
                     outline="white",
                     width=seam,
                 )
-            centre = (x0 + cols * unit / 2, y0 + (rows + 0.67) * unit)
-            draw.text(centre, caption, fill="black", font=caption_font, anchor="mm")
         return img
+
+
+# Layout in grid cells, measured on the released images: two frames side by side, captions below.
+_GAP, _PAD = 0.98, 0.4  # between the frames; around the drawing
+
+
+@functools.lru_cache(maxsize=8)
+def _frames(size: int, rows: int, cols: int) -> tuple[Image.Image, float]:
+    """The empty frames and their captions (the same for every puzzle of a size), and the cell size."""
+    width_u, height_u = 2 * cols + _GAP + 2 * _PAD, _PAD + rows + 1.15
+    unit = size / max(width_u, height_u)
+    img = Image.new("RGB", (round(width_u * unit), round(height_u * unit)), "white")
+    draw = ImageDraw.Draw(img)
+    caption_font = font(max(6, round(unit * 0.21)))
+    for k, caption in enumerate(("Starting Configuration", "Ending Configuration")):
+        x0, y0 = (_PAD + k * (cols + _GAP)) * unit, _PAD * unit
+        frame = (x0 - 0.19 * unit, y0 - 0.15 * unit, x0 + (cols + 0.16) * unit, y0 + (rows + 0.2) * unit)
+        draw.rectangle(frame, outline="black", width=max(1, round(unit * 0.02)))
+        draw.text(
+            (x0 + cols * unit / 2, y0 + (rows + 0.67) * unit), caption, fill="black", font=caption_font, anchor="mm"
+        )
+    return img, unit
+
+
+@functools.lru_cache(maxsize=1)
+def _classic() -> tuple[Board, dict[int, str]]:
+    """The classic board and its same-shape translation table."""
+    board = Board(CLASSIC, "classic")
+    return board, same_shape_table(board.shapes)
 
 
 def _successor_list(cells: str, rows: int, cols: int) -> list[str]:
@@ -307,8 +324,7 @@ def classic_arrangements() -> tuple[str, ...]:
     """One grid for each arrangement of the classic blocks' shapes reachable from the classic start
     (1,398 of them): a breadth-first search over grids that counts two grids as one when they differ
     only by swapping same-shape blocks. About 0.1 s, once per process."""
-    classic = Board(CLASSIC, "classic")
-    table = same_shape_table(classic.shapes)
+    classic, table = _classic()
     found = {classic.cells.translate(table): classic.cells}
     queue = deque([classic.cells])
     while queue:
