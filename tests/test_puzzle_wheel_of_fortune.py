@@ -273,6 +273,10 @@ def test_options_are_prizes_of_the_wheel(released, sampled):
         assert len(opts) == len(set(opts)) == 4 and answer in opts
         assert set(opts) <= set(solution["original_prizes"])
     assert all(set(r["options"]) <= set(r["solution"]["original_prizes"]) for r in released)
+    # a wheel of fewer than 4 prizes still gets 4 options, the others from the released prizes
+    small = {"angles": [180, 180], "original_boundaries": [0, 180], "arrow_at": 90, "original_prizes": ["Car", "Pizza"]}
+    opts = PUZZLE.options("Car", small, rng)
+    assert len(set(opts)) == 4 and {"Car", "Pizza"} <= set(opts) and set(opts) <= set(PRIZES)
 
 
 def test_determinism():

@@ -51,11 +51,12 @@ CONTEXT = (
     "three discs it may or may not pass through the middle row. Finally, when the ball falls to the bottom it would "
     "exit either to a hole on the left or the right of the device."
 )
+# The released wording, typo ("One ball in dropped") included.
 ONE_BALL = " One ball in dropped through the {hole} hole. Consider the toy configuration after the ball has "
 MANY_BALLS = (
     " {count} balls are dropped in sequence through the following holes: {holes}. Consider the toy configuration "
     "after all the balls have "
-)  # the released wording, typo ("One ball in dropped") included
+)
 AFTER = {
     True: "been dropped and it has exited from the bottom. ",
     False: "been dropped and they have exited from the bottom. ",

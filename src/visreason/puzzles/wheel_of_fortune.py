@@ -6,9 +6,10 @@ State (released keys). Angles are in degrees, counterclockwise from the 3 o'cloc
 plus its width, so they may pass 360), `original_colors`, `original_prizes` and `arrow_at`
 (the direction of the brown arrow that points at the rim from outside). The spin is stated
 in the question ("clockwise and it rotates 555 degrees", "... makes 2.55 full rotations");
-the record repeats its `direction`. Derived and never read: `effective_rotation` (the spin
-modulo 360, as released: positive counterclockwise, negative clockwise) and the
-`rotated_*` lists (the segments after the spin, starting from the smallest boundary).
+the record repeats its `direction`. Derived and never read: `effective_rotation` (as
+released: a counterclockwise spin modulo 360; for a clockwise one, minus the counterclockwise
+turn it equals, e.g. -162 for 918 degrees clockwise) and the `rotated_*` lists (the segments
+after the spin, from the smallest boundary on).
 
 The solver turns the arrow back by the spin to find the point of the unspun wheel that
 stops under it, computed exactly (fractions); an arrow that stops on a boundary has no
@@ -293,9 +294,12 @@ class WheelOfFortune(Puzzle):
         return solution, QUESTION.format(n=n, direction=direction, spin=spin)
 
     def options(self, answer: str, solution: dict, rng: random.Random) -> list[str]:
-        """The answer and 3 other prizes of the wheel (as released)."""
+        """The answer and 3 other prizes of the wheel, as released (other prizes only for a wheel of
+        fewer than 4)."""
         others = [p for p in Wheel(solution).prizes if p != answer]
-        opts = [answer] + rng.sample(others, min(3, len(others)))
+        picks = rng.sample(others, min(3, len(others)))
+        spare = [p for p in PRIZES if p != answer and p not in others]
+        opts = [answer] + picks + rng.sample(spare, 3 - len(picks))
         rng.shuffle(opts)
         return opts
 
