@@ -14,12 +14,17 @@ import pytest
 
 from visreason.puzzles import CATEGORIES
 from visreason.puzzles.base import PuzzleError
-from visreason.puzzles.think_dot import CONTEXT, STARTS, drop, question_text
+from visreason.puzzles.think_dot import CONTEXT, drop, question_text
 
 PUZZLE = CATEGORIES["think_dot"]
 N = 800  # sampled states compared with the 100 released ones
 BLUE = [["blue"] * 3, ["blue"] * 2, ["blue"] * 3]
 YELLOW = [["yellow"] * 3, ["yellow"] * 2, ["yellow"] * 3]
+# The released generator's six start states (its template images), rows written b = blue, y = yellow.
+RELEASED_STARTS = [
+    [[{"b": "blue", "y": "yellow"}[c] for c in row] for row in rows.split()]
+    for rows in ("bbb bb bbb", "yyy yy yyy", "yby bb yby", "byb yy byb", "yyy bb yyy", "bbb yy bbb")
+]
 
 
 @pytest.fixture(scope="module")
@@ -152,12 +157,17 @@ def test_bad_sizes_are_refused(released):
 # ---------------------------------------------------------------- the sampler against the released records
 
 
-def test_sampled_starts_are_the_released_ones(released, sampled):
-    starts = {json.dumps(r["solution"]["start_state"]) for r in released}
-    assert starts == {json.dumps(s) for s in STARTS}
+def test_sampled_starts_are_any_colouring(released, sampled):
+    """The released starts are the generator's 6 template images; ours are any of the 256 colourings
+    (uniform), the six among them (see the module docstring)."""
+    six = {json.dumps(s) for s in RELEASED_STARTS}
+    assert {json.dumps(r["solution"]["start_state"]) for r in released} == six
     drawn = Counter(json.dumps(s["start_state"]) for s, _ in sampled)
-    assert set(drawn) == starts
-    assert max(drawn.values()) / N < 1 / 6 + 4 * math.sqrt(5 / 36 / N)  # uniform over the six
+    assert len(drawn) > 200  # N = 800 uniform draws from 256 miss about 11 of them
+    colours = Counter(c for s, _ in sampled for row in s["start_state"] for c in row)
+    assert abs(colours["blue"] / (8 * N) - 0.5) < 4 * math.sqrt(0.25 / (8 * N))
+    # a build needs many distinct solutions: deduplication is on the solution, which lacks the question
+    assert len({json.dumps(s, sort_keys=True) for s, _ in sampled}) > 0.9 * N
 
 
 def test_sampled_ball_counts_colours_and_rows(released, sampled):
@@ -205,7 +215,18 @@ def test_sampled_answers_range_and_spread(released, sampled):
     assert set(gen) <= {str(v) for v in range(9)}
     assert set(rel) <= set(gen)  # every released answer value is generated
     assert max(gen.values()) / N < 0.35  # no answer dominates (released: 23%)
-    assert not close(gen, rel, N, len(released)), (gen, rel)
+    # Close to the released distribution in total variation (100 records alone put about 0.1 of
+    # noise into it); not value by value: from any colouring 4 faces is common (~13%), from the
+    # released generator's symmetric starts it is rare (2 of 100).
+    values = [str(v) for v in range(9)]
+    distance = sum(abs(gen[v] / N - rel[v] / len(released)) for v in values) / 2
+    assert distance < 0.25, (distance, gen, rel)
+    assert not close(
+        Counter({v: gen[v] for v in values if v != "4"}),
+        Counter({v: rel[v] for v in values if v != "4"}),
+        N,
+        len(released),
+    )
 
 
 def test_sampled_solutions_carry_consistent_derived_keys(sampled):

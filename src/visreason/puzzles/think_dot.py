@@ -14,12 +14,15 @@ bottom centre, both middle disks) to the left when blue and to the right when ye
 ball deflected outwards from a top corner disk falls straight down to the bottom corner
 disk below it, skipping the middle row; a bottom disk lets the ball out.
 
-Sampling follows the released generator: one of its 6 start states (uniform), 1-4 balls
-with weights 3:6:5:3, the holes a uniform multiset written in the order left, right,
-center, the colour asked blue or yellow (even odds), and the row asked top, middle, bottom
-(0.2 each) or all rows (0.4). It draws each puzzle independently where the released
-generator drew each start's hole sequences without replacement (a dataset build rejects
-duplicates instead).
+Sampling follows the released generator: 1-4 balls with weights 3:6:5:3, the holes a
+uniform multiset written in the order left, right, center, the colour asked blue or yellow
+(even odds), and the row asked top, middle, bottom (0.2 each) or all rows (0.4). It differs
+in two ways. The start is any of the 256 colourings (uniform), where the released generator
+used the 6 of its template images (all one colour, or one colour with the other on the
+corners, or on the middle row): datasets deduplicate on the solution, which does not hold
+the question, so 6 starts would cap a build at 204 distinct puzzles (6 x 34 hole
+multisets). And each puzzle is drawn independently, where the released generator drew each
+start's hole sequences without replacement (a dataset build rejects duplicates instead).
 
 >>> blue = [["blue"] * 3, ["blue"] * 2, ["blue"] * 3]
 >>> ThinkDot().solve({"start_state": blue}, "One ball in dropped through the left hole. How many yellow faces "
@@ -74,11 +77,6 @@ HOLES = ("left", "center", "right")
 COLOURS = ("blue", "yellow")
 ROWS = ("top", "middle", "bottom")
 SIDES = (("left", "center", "right"), ("left", "right"), ("left", "center", "right"))  # disk names by row
-# The released generator's six start states, rows written with b = blue, y = yellow.
-STARTS = tuple(
-    [[{"b": "blue", "y": "yellow"}[c] for c in row] for row in rows.split()]
-    for rows in ("bbb bb bbb", "yyy yy yyy", "yby bb yby", "byb yy byb", "yyy bb yyy", "bbb yy bbb")
-)
 BALL_WEIGHTS = (3, 6, 5, 3)  # 1, 2, 3 or 4 balls: the released generator's draws per start
 OPTION_RANGE = (0, 8)  # the released options span 0..8 whatever the row
 
@@ -208,7 +206,7 @@ class ThinkDot(Puzzle):
         return {"start_state": [[stated[r, side] for side in SIDES[r]] for r in range(3)]}
 
     def sample(self, rng: random.Random) -> tuple[dict, str]:
-        start = [list(r) for r in rng.choice(STARTS)]
+        start = [[rng.choice(COLOURS) for _ in range(n)] for n in (3, 2, 3)]
         count = rng.choices(range(1, 5), BALL_WEIGHTS)[0]
         holes = list(rng.choice(_multisets(count)))
         colour = rng.choice(COLOURS)
