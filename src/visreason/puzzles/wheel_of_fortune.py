@@ -57,19 +57,8 @@ SPIN_RE = re.compile(
     r"spin the wheel (clockwise|counterclockwise) and it "
     r"(?:rotates (\d+(?:\.\d+)?) degrees?|makes (\d+(?:\.\d+)?) full rotations?)"
 )
-PRIZES = (
-    "Camera",
-    "Car",
-    "Chocolate",
-    "Ice Cream",
-    "Jewelry",
-    "Laptop",
-    "Money",
-    "Pizza",
-    "Vacation",
-    "Watch",
-    "Yacht",
-)
+PRIZES = ("Camera", "Car", "Chocolate", "Ice Cream", "Jewelry", "Laptop", "Money", "Pizza", "Vacation", "Watch",
+          "Yacht")  # fmt: skip
 COLOURS = ("blanchedalmond", "cyan", "darkorange", "forestgreen", "lime", "magenta", "orangered", "royalblue",
            "silver", "yellow")  # fmt: skip
 SIZES, SIZE_WEIGHTS = (6, 8, 10), (30, 40, 30)
@@ -109,11 +98,14 @@ class Wheel:
         n = len(widths)
         if not (isinstance(starts, list) and len(starts) == n and all(_is_number(b) for b in starts)):
             raise PuzzleError(f"wheel_of_fortune: 'original_boundaries' must be {n} angles, got {starts!r}")
-        self.starts = [Fraction(b) for b in starts]
-        if any(abs(self.starts[i] + self.widths[i] - self.starts[i + 1]) > 1e-6 for i in range(n - 1)):
+        if any(abs(starts[i] + widths[i] - starts[i + 1]) > 1e-6 for i in range(n - 1)):
             raise PuzzleError(
                 f"wheel_of_fortune: 'original_boundaries' {starts} do not each add the previous width of {widths}"
             )
+        # Exact from here on: the last width closes the circle and each start adds the widths before it
+        # (the input agrees to 1e-6), so the segments cover the circle without gap or overlap.
+        self.widths[-1] = 360 - sum(self.widths[:-1])
+        self.starts = [Fraction(starts[0]) + sum(self.widths[:i]) for i in range(n)]
         if not (isinstance(prizes, list) and len(prizes) == n and all(isinstance(p, str) and p for p in prizes)):
             raise PuzzleError(f"wheel_of_fortune: 'original_prizes' must be {n} names, got {prizes!r}")
         if len(set(prizes)) != n:
@@ -135,9 +127,8 @@ class Wheel:
         point = (self.arrow - turn) % 360  # the point of the unturned wheel that stops under the arrow
         for i, (start, width) in enumerate(zip(self.starts, self.widths)):
             offset = (point - start) % 360
-            if offset < width:
+            if offset < width or i == len(self.widths) - 1:  # the segments cover the circle: the last is left
                 return i, min(offset, width - offset)
-        raise AssertionError("the widths cover the circle")
 
 
 def _is_colour(name) -> bool:
@@ -231,11 +222,10 @@ class WheelOfFortune(Puzzle):
             elif m.group(3) is not None:
                 if colours.setdefault(m.group(2), m.group(3).lower()) != m.group(3).lower():
                     return None
-            elif spans.setdefault(m.group(2), (Fraction(m.group(4)), Fraction(m.group(5)))) != (
-                Fraction(m.group(4)),
-                Fraction(m.group(5)),
-            ):
-                return None
+            else:
+                span = (Fraction(m.group(4)), Fraction(m.group(5)))
+                if spans.setdefault(m.group(2), span) != span:
+                    return None
         if arrow is None or len(spans) < 2 or set(spans) != set(colours):
             return None
         prizes = list(spans)  # in the order stated
