@@ -1,7 +1,8 @@
-"""The puzzle registry: category name -> Puzzle instance.
+"""The puzzle registry: category name -> Puzzle instance, one module per category.
 
-In-domain for the study: clock, maze, move_box, n_queens. Out-of-domain:
-number_slide, tower_of_hanoi, water_jugs, checker_move, rotting_kiwi.
+The AlgoPuzzleVQA categories: first the nine the study evaluates (in-domain: clock,
+maze, move_box, n_queens; out-of-domain: number_slide, tower_of_hanoi, water_jugs,
+checker_move, rotting_kiwi), then the benchmark's other nine.
 """
 
 from visreason.puzzles.base import Puzzle
@@ -15,8 +16,11 @@ from visreason.puzzles.move_box import MoveBox
 from visreason.puzzles.n_queens import NQueens
 from visreason.puzzles.number_slide import NumberSlide
 from visreason.puzzles.rotting_kiwi import RottingKiwi
+from visreason.puzzles.think_dot import ThinkDot
 from visreason.puzzles.tower_of_hanoi import TowerOfHanoi
 from visreason.puzzles.water_jugs import WaterJugs
+from visreason.puzzles.wheel_of_fortune import WheelOfFortune
+from visreason.puzzles.wood_slide import WoodSlide
 
 CATEGORIES: dict[str, Puzzle] = {
     p.name: p
@@ -33,6 +37,9 @@ CATEGORIES: dict[str, Puzzle] = {
         BoardTile(),
         Calendar(),
         ChainLink(),
+        ThinkDot(),
+        WheelOfFortune(),
+        WoodSlide(),
     )
 }
 
