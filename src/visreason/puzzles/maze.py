@@ -78,8 +78,8 @@ def asked_quantity(question: str) -> str:
     """Which quantity the question's last sentence asks: left, right, total or cells."""
     if not isinstance(question, str):
         raise PuzzleError(f"maze: the question must be a string, got {type(question).__name__}")
-    asks = re.findall(r"[^.?]*\?", question)
-    last = normalize(asks[-1]) if asks else ""
+    end = question.rfind("?")  # the last question: from the sentence end before it
+    last = normalize(question[max(question.rfind(".", 0, end), question.rfind("?", 0, end)) + 1 : end + 1])
     if "how many cells" in last:
         return "cells"
     if "left and right turns" in last or "combined" in last:

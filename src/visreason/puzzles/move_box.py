@@ -23,7 +23,7 @@ are left to the caller.
 
 >>> grid = [list("#####"), list("#S.T#"), list("#.B.#"), list("#...#"), list("#####")]
 >>> min_pushes(grid)
-[(2, 2), (2, 3), (1, 3)]
+[(2, 2), (1, 2), (1, 3)]
 """
 
 from __future__ import annotations
@@ -152,7 +152,9 @@ class Board:
 
     def search(self, box: int, player: int, goal: int | None = None, max_pushes: int | None = None) -> dict:
         """Breadth-first search over states (box cell, player region), one layer per push:
-        state -> (parent state, pushes). Stops once the box reaches `goal`, or at `max_pushes`."""
+        state -> (parent state, pushes). Stops once the box reaches `goal`, or at `max_pushes`.
+        Pushes are tried in the generator's order, so that among equally short routes it finds
+        the generator's: the released push path of all 100 records."""
         start = (box, self.reach(player, box))
         seen = {start: (None, 0)}
         queue = deque([start])
@@ -163,7 +165,7 @@ class Board:
             if pushes == max_pushes:
                 continue
             column = box % self.cols
-            for step in (1, -1, self.cols, -self.cols):
+            for step in (self.cols, -self.cols, 1, -1):  # the generator's order: down, up, right, left
                 behind, ahead = box - step, box + step
                 if not (0 <= behind < n and 0 <= ahead < n) or (abs(step) == 1 and column in (0, self.cols - 1)):
                     continue
