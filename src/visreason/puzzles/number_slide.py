@@ -224,9 +224,9 @@ class NumberSlide(Puzzle):
             values = [int(v) for v in cells.split()]
             if rows.setdefault(int(r), values) != values:
                 return None  # one row stated twice, differently
-        sizes = {int(a) for a, b in re.findall(r"(\d+) x (\d+) sliding puzzle", text) if a == b}
         n = len(rows)
-        if sizes - {n} or sorted(rows) != list(range(1, n + 1)):
+        sizes = {(int(a), int(b)) for a, b in re.findall(r"(\d+) x (\d+) sliding puzzle", text)}
+        if sizes - {(n, n)} or sorted(rows) != list(range(1, n + 1)):
             return None
         solution = {"starting_grid": [rows[r] for r in range(1, n + 1)]}
         try:
