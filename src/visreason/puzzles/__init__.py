@@ -22,25 +22,25 @@ from visreason.puzzles.water_jugs import WaterJugs
 from visreason.puzzles.wheel_of_fortune import WheelOfFortune
 from visreason.puzzles.wood_slide import WoodSlide
 
-CATEGORIES: dict[str, Puzzle] = {
-    p.name: p
-    for p in (
-        Clock(),
-        Maze(),
-        MoveBox(),
-        NQueens(),
-        NumberSlide(),
-        TowerOfHanoi(),
-        WaterJugs(),
-        CheckerMove(),
-        RottingKiwi(),
-        BoardTile(),
-        Calendar(),
-        ChainLink(),
-        ThinkDot(),
-        WheelOfFortune(),
-        WoodSlide(),
-    )
-}
+# The AlgoPuzzleVQA categories, each with 100 released records.
+BENCHMARK: tuple[Puzzle, ...] = (
+    Clock(),
+    Maze(),
+    MoveBox(),
+    NQueens(),
+    NumberSlide(),
+    TowerOfHanoi(),
+    WaterJugs(),
+    CheckerMove(),
+    RottingKiwi(),
+    BoardTile(),
+    Calendar(),
+    ChainLink(),
+    ThinkDot(),
+    WheelOfFortune(),
+    WoodSlide(),
+)
+ALGOPUZZLEVQA = tuple(p.name for p in BENCHMARK)
+CATEGORIES: dict[str, Puzzle] = {p.name: p for p in BENCHMARK}
 
-__all__ = ["CATEGORIES", "Puzzle"]
+__all__ = ["ALGOPUZZLEVQA", "BENCHMARK", "CATEGORIES", "Puzzle"]
