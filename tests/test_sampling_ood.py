@@ -219,6 +219,15 @@ def test_jugs_answers_and_fills_follow_the_generator(n, jugs_puzzles):
     assert_share(full, len(puzzles), ref["full"], f"water_jugs {n} jugs: starts with a full jug", ref["se"])
 
 
+def test_jugs_steps_are_the_generators_path(jugs_puzzles, released):
+    """Pours are tried in the generator's order, so the stored steps are the path its BFS finds."""
+    from visreason.puzzles.water_jugs import shortest_steps
+
+    for s in [r["solution"] for r in released("water_jugs")] + [p.solution for p in jugs_puzzles[:200]]:
+        path = shortest_steps(tuple(s["capacities"]), tuple(s["start"]), tuple(s["end"]))
+        assert [list(state) for state in path] == s["steps"] and s["num_steps"] == len(path) - 1
+
+
 def test_jugs_options_in_the_released_range(jugs_puzzles, released):
     """Released options: 1..6 (answers 1..4), drawn uniformly."""
     assert {o for r in released("water_jugs") for o in r["options"]} == {str(v) for v in range(1, 7)}
