@@ -5,8 +5,6 @@ The golden test over the released records lives in test_puzzles.py."""
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import json
 import random
 
@@ -451,9 +449,3 @@ def test_question_must_ask_what_the_category_answers(puzzle, solution, question)
 def test_not_a_dict_is_a_clear_error(category):
     with pytest.raises(PuzzleError, match=category):
         CATEGORIES[category].solve([1, 2, 3], "")
-
-
-@pytest.mark.parametrize("category", OOD)
-def test_module_doctests(category):
-    module = importlib.import_module(f"visreason.puzzles.{category}")
-    assert doctest.testmod(module).failed == 0

@@ -38,6 +38,7 @@ from visreason.puzzles.base import (
     require_question,
     require_size,
     shortest_path,
+    uniform_options,
 )
 
 QUESTION = (
@@ -200,7 +201,4 @@ class CheckerMove(Puzzle):
         """The answer and 3 distractors drawn uniformly from 0..5, 0..9 or 0..49, the smallest of
         these that holds the answer, like the released options."""
         gold = int(answer)
-        top = next((t for t in OPTION_TOPS if gold <= t), gold)
-        opts = rng.sample([str(v) for v in range(min(gold, 0), top + 1) if v != gold], 3) + [answer]
-        rng.shuffle(opts)
-        return opts
+        return uniform_options(answer, rng, 0, next((t for t in OPTION_TOPS if gold <= t), gold))

@@ -35,8 +35,15 @@ from collections import deque
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, normalize, require_grid, require_keys, require_size
-from visreason.puzzles.maze import banded_options
+from visreason.puzzles.base import (
+    Puzzle,
+    PuzzleError,
+    banded_options,
+    normalize,
+    require_grid,
+    require_keys,
+    require_size,
+)
 
 IDS = {"empty": ".", "brick": "#", "box": "B", "person": "S", "target": "T"}
 SIDE = 6

@@ -26,7 +26,15 @@ import re
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, normalize, require_keys, require_question, require_size
+from visreason.puzzles.base import (
+    Puzzle,
+    PuzzleError,
+    normalize,
+    require_keys,
+    require_question,
+    require_size,
+    uniform_options,
+)
 
 IDS = {"empty": 0, "fresh": 1, "rotten": 2}
 SYMBOLS = {0: "_", 1: "F", 2: "R"}
@@ -175,11 +183,7 @@ class RottingKiwi(Puzzle):
     def options(self, answer: str, solution: dict, rng: random.Random) -> list[str]:
         """The answer and 3 distractors drawn uniformly from 1..6, like the released options (the
         range widens only to hold an answer outside it)."""
-        gold = int(answer)
-        values = range(min(gold, OPTION_VALUES[0]), max(gold, OPTION_VALUES[-1]) + 1)
-        opts = rng.sample([str(v) for v in values if v != gold], 3) + [answer]
-        rng.shuffle(opts)
-        return opts
+        return uniform_options(answer, rng, OPTION_VALUES[0], OPTION_VALUES[-1])
 
 
 @functools.lru_cache(maxsize=16)

@@ -37,6 +37,7 @@ from visreason.puzzles.base import (
     require_question,
     require_size,
     shortest_path,
+    uniform_options,
 )
 
 QUESTION = (
@@ -255,8 +256,4 @@ class TowerOfHanoi(Puzzle):
     def options(self, answer: str, solution: dict, rng: random.Random) -> list[str]:
         """The answer and 3 distractors drawn uniformly from 1..6, like the released options (the
         range widens only to hold an answer outside it)."""
-        gold = int(answer)
-        values = range(min(gold, OPTION_VALUES[0]), max(gold, OPTION_VALUES[-1]) + 1)
-        opts = rng.sample([str(v) for v in values if v != gold], 3) + [answer]
-        rng.shuffle(opts)
-        return opts
+        return uniform_options(answer, rng, OPTION_VALUES[0], OPTION_VALUES[-1])

@@ -41,6 +41,7 @@ from visreason.puzzles.base import (
     require_question,
     require_size,
     shortest_path,
+    uniform_options,
 )
 
 QUESTION = (
@@ -265,11 +266,7 @@ class WaterJugs(Puzzle):
     def options(self, answer: str, solution: dict, rng: random.Random) -> list[str]:
         """The answer and 3 distractors drawn uniformly from 1..6, like the released options (the
         range widens only to hold an answer outside it)."""
-        gold = int(answer)
-        values = range(min(gold, OPTION_VALUES[0]), max(gold, OPTION_VALUES[-1]) + 1)
-        opts = rng.sample([str(v) for v in values if v != gold], 3) + [answer]
-        rng.shuffle(opts)
-        return opts
+        return uniform_options(answer, rng, OPTION_VALUES[0], OPTION_VALUES[-1])
 
 
 def _vertical_text(img: Image.Image, text: str, font: ImageFont.FreeTypeFont, centre: tuple[int, int]) -> None:
