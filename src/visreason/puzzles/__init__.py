@@ -7,11 +7,14 @@ number_slide, tower_of_hanoi, water_jugs, checker_move, rotting_kiwi.
 from visreason.puzzles.base import Puzzle
 from visreason.puzzles.checker_move import CheckerMove
 from visreason.puzzles.clock import Clock
+from visreason.puzzles.colour_hue import ColourHue
+from visreason.puzzles.map import MapColour
 from visreason.puzzles.maze import Maze
 from visreason.puzzles.move_box import MoveBox
 from visreason.puzzles.n_queens import NQueens
 from visreason.puzzles.number_slide import NumberSlide
 from visreason.puzzles.rotting_kiwi import RottingKiwi
+from visreason.puzzles.rubiks_cube import RubiksCube
 from visreason.puzzles.tower_of_hanoi import TowerOfHanoi
 from visreason.puzzles.water_jugs import WaterJugs
 
@@ -27,6 +30,9 @@ CATEGORIES: dict[str, Puzzle] = {
         WaterJugs(),
         CheckerMove(),
         RottingKiwi(),
+        ColourHue(),
+        MapColour(),
+        RubiksCube(),
     )
 }
 
