@@ -25,12 +25,13 @@ some channel (the released boards' closest pair differs by 7), so no tile is a v
 (the size and shuffle are drawn first and kept). The released generator also drops repeated
 states; a sampler cannot, the dataset builder deduplicates on `identity`.
 
+Tiles 1-2 and 3-4 of a row swapped: two 2-cycles, two swaps; a 4-cycle takes three.
+
 >>> ideal = [[[10, 0, 0], [20, 0, 0], [30, 0, 0], [40, 0, 0]]]
 >>> shuffled = [[[20, 0, 0], [10, 0, 0], [40, 0, 0], [30, 0, 0]]]
->>> min_swaps([1, 0, 3, 2]), ColourHue().solve({"ideal_grid": ideal, "shuffled_grid": shuffled}, QUESTION.format(
-...     rows=1, cols=4, n=4))
-(2, '2')
->>> min_swaps([1, 2, 3, 0])  # one 4-cycle
+>>> ColourHue().solve({"ideal_grid": ideal, "shuffled_grid": shuffled}, QUESTION.format(rows=1, cols=4, n=4))
+'2'
+>>> min_swaps([1, 2, 3, 0])
 3
 """
 
@@ -131,6 +132,7 @@ def _ramp(a: Colour, b: Colour, n: int) -> list[Colour]:
 
 
 def _corner(rng: random.Random) -> Colour:
+    """A random corner colour: any hue, fairly saturated and bright, like the released corners."""
     r, g, b = colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.35, 1.0), rng.uniform(0.6, 1.0))
     return round(r * 255), round(g * 255), round(b * 255)
 
@@ -194,8 +196,9 @@ class ColourHue(Puzzle):
             key, cell = (m.group(1), int(m.group(2)), int(m.group(3))), [int(v) for v in m.group(4, 5, 6)]
             if tiles.setdefault(key, cell) != cell:
                 return None  # one tile stated with two colours
-        wanted = {(b, r, c) for b in "ab" for r in range(1, rows + 1) for c in range(1, cols + 1)}
-        if not rows or not cols or set(tiles) != wanted:
+        if len(tiles) != 2 * rows * cols or not rows:  # checked first: the header may state any size
+            return None
+        if set(tiles) != {(b, r, c) for b in "ab" for r in range(1, rows + 1) for c in range(1, cols + 1)}:
             return None
         solution = {
             "ideal_grid": [[tiles["b", r, c] for c in range(1, cols + 1)] for r in range(1, rows + 1)],

@@ -109,22 +109,28 @@ def _state(solution: dict) -> tuple[int, dict[int, int], set[Pair]]:
 
 def completions(n: int, known: dict[int, int], adjacent: set[Pair]) -> list[tuple[int, ...]]:
     """Every colouring (colour indices, in region order) of the regions after `known` that no two
-    adjacent regions share, by backtracking; in lexicographic order."""
-    neighbours = {r: set() for r in range(1, n + 1)}
+    adjacent regions share, by backtracking over the free regions in order; lexicographic."""
+    free = [r for r in range(1, n + 1) if r not in known]
+    index = {r: i for i, r in enumerate(free)}
+    banned = [set() for _ in free]  # colours of each free region's known neighbours
+    earlier = [[] for _ in free]  # each free region's free neighbours placed before it
     for a, b in adjacent:
-        neighbours[a].add(b), neighbours[b].add(a)
-    colours, free, found = dict(known), [r for r in range(1, n + 1) if r not in known], []
+        for x, y in ((a, b), (b, a)):
+            if x in index:
+                if y in known:
+                    banned[index[x]].add(known[y])
+                elif index[y] < index[x]:
+                    earlier[index[x]].append(index[y])
+    chosen, found = [0] * len(free), []
 
     def place(i: int) -> None:
         if i == len(free):
-            found.append(tuple(colours[r] for r in free))
+            found.append(tuple(chosen))
             return
-        taken = {colours[m] for m in neighbours[free[i]] if m in colours}
         for c in range(len(COLOURS)):
-            if c not in taken:
-                colours[free[i]] = c
+            if c not in banned[i] and all(chosen[m] != c for m in earlier[i]):
+                chosen[i] = c
                 place(i + 1)
-                del colours[free[i]]
 
     place(0)
     return found
@@ -182,7 +188,7 @@ class MapColour(Puzzle):
         for m in re.finditer(_BORDER_RE, text):
             a, b = int(m.group(1)), int(m.group(2))
             pairs.add((min(a, b), max(a, b)))
-        if set(colours) != set(range(1, n + 1)) or len(pairs) != int(tail.group(1)):
+        if len(colours) != n or set(colours) != set(range(1, n + 1)) or len(pairs) != int(tail.group(1)):
             return None
         known = {str(r): c.capitalize() for r, c in sorted(colours.items()) if c != "white"}
         solution = {
@@ -201,39 +207,14 @@ class MapColour(Puzzle):
     def sample(self, rng: random.Random) -> tuple[dict, str]:
         n = rng.randint(15, 20)
         while True:
-            sites = [(rng.random(), rng.random()) for _ in range(n)]
-            cells = voronoi(sites)
-            if cells is None:
-                continue
-            rng.shuffle(cells)
-            region_of = {site: r for r, (_, _, site) in enumerate(cells, start=1)}
-            adjacent = set()
-            for r, (_, borders, _) in enumerate(cells, start=1):
-                adjacent |= {(min(r, region_of[j]), max(r, region_of[j])) for j in borders}
-            white, target = rng.randint(2, 6), rng.choice(ANSWERS)
-            met: dict[int, tuple[dict, list]] = {}
-            neighbours = {r: set() for r in range(1, n + 1)}
-            for a, b in adjacent:
-                neighbours[a].add(b), neighbours[b].add(a)
-            order = _colouring_order(neighbours)
-            for _ in range(TRIES):
-                full = _random_colouring(neighbours, order, rng)
-                if full is None:
-                    break
-                known = {r: full[r] for r in range(1, n - white + 1)}
-                found = completions(n, known, adjacent)
-                if len(found) in ANSWERS:
-                    met.setdefault(len(found), (known, found))
-                if len(found) == target:
-                    break
+            polygons, adjacent = _random_map(n, rng)
+            first, target = n - rng.randint(2, 6) + 1, rng.choice(ANSWERS)  # the first white region
+            met = _colourings_by_answer(n, adjacent, first - 1, target, rng)
             if met:
                 break
-        if target not in met:
-            target = rng.choice(sorted(met))
-        known, found = met[target]
-        first = n - white + 1
+        known, found = met[target] if target in met else met[rng.choice(sorted(met))]
         solution = {
-            "polygon_vertices": {str(r): [list(v) for v in cell[0]] for r, cell in enumerate(cells, start=1)},
+            "polygon_vertices": {str(r): [list(v) for v in polygon] for r, polygon in enumerate(polygons, start=1)},
             "polygon_adjacency_list": sorted([[a, b] for a, b in adjacent] + [[b, a] for a, b in adjacent]),
             "known_colours": {str(r): COLOURS[c] for r, c in known.items()},
             "possible_colours_of_unknown": [
@@ -295,16 +276,18 @@ def _label(text: str, px: int) -> tuple[Image.Image, int, int]:
 def _polygons(solution: dict, n: int) -> dict[int, list[tuple[float, float]]]:
     require_keys(solution, ("polygon_vertices",), "map")
     raw = solution["polygon_vertices"]
-    if not isinstance(raw, dict) or {str(k) for k in raw} != {str(r) for r in range(1, n + 1)}:
+    if not isinstance(raw, dict) or sorted(map(str, raw)) != sorted(str(r) for r in range(1, n + 1)):
         raise PuzzleError(f"map: 'polygon_vertices' must give a polygon for each of the regions 1-{n}")
     out = {}
     for key, points in raw.items():
-        if not (isinstance(points, list) and len(points) >= 3) or any(
-            not (isinstance(p, list | tuple) and len(p) == 2 and all(isinstance(v, int | float) for v in p))
-            for p in points
+        polygon = [tuple(p) for p in points if isinstance(p, list | tuple)] if isinstance(points, list) else []
+        if (
+            len(polygon) < 3
+            or len(polygon) != len(points)
+            or any(len(p) != 2 or type(p[0]) not in (int, float) or type(p[1]) not in (int, float) for p in polygon)
         ):
             raise PuzzleError(f"map: 'polygon_vertices' of region {key} must be 3 or more [x, y] points")
-        out[int(key)] = [(float(x), float(y)) for x, y in points]
+        out[int(key)] = polygon
     return out
 
 
@@ -319,6 +302,40 @@ def _centroid(points: list[tuple[float, float]]) -> tuple[float, float]:
     return cx / (3 * area), cy / (3 * area)
 
 
+def _random_map(n: int, rng: random.Random) -> tuple[list, set[Pair]]:
+    """The polygons of a Voronoi map of `n` random sites, in random region order, and its adjacent pairs."""
+    while (cells := voronoi([(rng.random(), rng.random()) for _ in range(n)])) is None:
+        pass  # a boundary too short to see: new sites
+    rng.shuffle(cells)
+    region_of = {site: r for r, (_, _, site) in enumerate(cells, start=1)}
+    adjacent = {
+        (min(r, region_of[j]), max(r, region_of[j]))
+        for r, (_, borders, _) in enumerate(cells, start=1)
+        for j in borders
+    }
+    return [polygon for polygon, _, _ in cells], adjacent
+
+
+def _colourings_by_answer(n: int, adjacent: set[Pair], k: int, target: int, rng: random.Random) -> dict:
+    """answer -> (colours of regions 1..k, the completions of the rest), for the answers in ANSWERS
+    that up to TRIES random colourings of the map give, stopping at `target`."""
+    neighbours = {r: set() for r in range(1, n + 1)}
+    for a, b in adjacent:
+        neighbours[a].add(b), neighbours[b].add(a)
+    order, met = _colouring_order(neighbours), {}
+    for _ in range(TRIES):
+        full = _random_colouring(neighbours, order, rng)
+        if full is None:
+            break
+        known = {r: full[r] for r in range(1, k + 1)}
+        found = completions(n, known, adjacent)
+        if len(found) in ANSWERS:
+            met.setdefault(len(found), (known, found))
+        if len(found) == target:
+            break
+    return met
+
+
 def voronoi(sites: list[tuple[float, float]]):
     """The Voronoi cells of `sites` in the unit square, each (vertices rounded to 5 decimals, the
     sites it borders, its site index), or None when two cells meet along an edge under MIN_EDGE.
@@ -326,7 +343,7 @@ def voronoi(sites: list[tuple[float, float]]):
     A cell is the square cut by the half-plane nearer its site than each other site, nearest
     first; once the next site is more than twice as far as the cell's farthest vertex, no later
     half-plane can cut. Every edge remembers the site whose half-plane made it (-1: the square)."""
-    cells = []
+    raw = []
     for i, site in enumerate(sites):
         poly, labels = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)], [-1, -1, -1, -1]
         reach = max(math.dist(site, v) for v in poly)
@@ -335,20 +352,14 @@ def voronoi(sites: list[tuple[float, float]]):
                 break
             if _clip(poly, labels, site, sites[j], j):
                 reach = max(math.dist(site, v) for v in poly)
-        neighbours = set()
-        for k, label in enumerate(labels):
-            if label >= 0:
-                if math.dist(poly[k - 1], poly[k]) < MIN_EDGE:
-                    return None
-                neighbours.add(label)
-        rounded = []
-        for x, y in poly:
-            v = (round(x, 5) + 0.0, round(y, 5) + 0.0)  # + 0.0: no -0.0
-            if not rounded or v != rounded[-1]:
-                rounded.append(v)
-        if len(rounded) > 1 and rounded[0] == rounded[-1]:
-            rounded.pop()
-        cells.append((rounded, neighbours, i))
+        if any(label >= 0 and math.dist(poly[k - 1], poly[k]) < MIN_EDGE for k, label in enumerate(labels)):
+            return None
+        raw.append((poly, labels))
+    cells = []
+    for i, (poly, labels) in enumerate(raw):
+        rounded = [(round(x, 5) + 0.0, round(y, 5) + 0.0) for x, y in poly]  # + 0.0: no -0.0
+        rounded = [v for k, v in enumerate(rounded) if v != rounded[k - 1]]  # a tiny edge on the square's side
+        cells.append((rounded, {label for label in labels if label >= 0}, i))
     return cells
 
 
@@ -387,8 +398,6 @@ def _random_colouring(neighbours: dict[int, set[int]], order: list[int], rng: ra
     """A random proper 4-colouring with regions 1, 2, 3 red, green, blue, or None (none found within
     a step budget): backtracking along `order`, trying the colours in random order."""
     colours = {1: 0, 2: 1, 3: 2}
-    if any(m in colours and colours[m] == colours[r] for r in (1, 2, 3) for m in neighbours[r]):
-        return None
     budget = [10 * len(neighbours)]
 
     def place(i: int) -> bool:
