@@ -372,14 +372,15 @@ def _clip(poly: list, labels: list, site, other, j: int) -> bool:
     if max(f) <= 0:
         return False
     out, out_labels = [], []
-    for k in range(len(poly)):
-        fp, fq, p, q = f[k - 1], f[k], poly[k - 1], poly[k]  # the edge p -> q, labelled labels[k]
+    fp, p = f[-1], poly[-1]
+    for q, fq, label in zip(poly, f, labels):  # the edge p -> q
         if (fp <= 0) != (fq <= 0):
             t = fp / (fp - fq)
             out.append((p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1])))
-            out_labels.append(labels[k] if fp <= 0 else j)  # entering again: the cut edge ends here
+            out_labels.append(label if fp <= 0 else j)  # entering again: the cut edge ends here
         if fq <= 0:
-            out.append(q), out_labels.append(labels[k])
+            out.append(q), out_labels.append(label)
+        fp, p = fq, q
     poly[:], labels[:] = out, out_labels
     return True
 
