@@ -158,6 +158,12 @@ def test_sampled_sizes_follow_the_released_ones(released, generated):
     assert abs(one_row - 0.2) < 0.08
 
 
+def test_question_is_the_released_wording(released):
+    for rec in released:
+        grid = rec["solution"]["ideal_grid"]
+        assert question(len(grid), len(grid[0])) == rec["question"]
+
+
 def test_questions_use_the_released_template(released, generated):
     template = {re.sub(r"\d+", "N", r["question"]) for r in released}
     assert {re.sub(r"\d+", "N", q) for _, q in generated} == template

@@ -262,6 +262,12 @@ def test_sampling_is_deterministic():
     assert MAP.sample(random.Random(0)) != MAP.sample(random.Random(1))
 
 
+def test_question_is_the_released_wording(released):
+    for rec in released:
+        s = rec["solution"]
+        assert question(s["total_regions"], len(s["known_colours"])) == rec["question"]
+
+
 def test_questions_use_the_released_template(released):
     template = {re.sub(r"\d+", "N", r["question"]) for r in released}
     assert {re.sub(r"\d+", "N", MAP.sample(random.Random(s))[1]) for s in range(5)} == template

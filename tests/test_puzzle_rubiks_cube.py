@@ -142,6 +142,12 @@ def test_sampled_states_have_the_released_keys(released, generated):
         assert q == question(solution["moves"], solution["query_colour"], solution["query_face"])
 
 
+def test_question_is_the_released_wording(released):
+    for rec in released:
+        s = rec["solution"]
+        assert question(s["moves"], s["query_colour"], s["query_face"]) == rec["question"]
+
+
 def test_sampled_cubes_follow_the_released_ones(released, generated):
     # Scrambled starts: released 60 of 100; binomial sd over N = 300 is 0.028.
     scrambled = sum(not _solved(s["start_position"]) for s, _ in generated) / N
