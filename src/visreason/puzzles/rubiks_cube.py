@@ -13,6 +13,10 @@ its top row along the front face. A letter turns its face clockwise as seen from
 Solving simulates the turns on the 54 stickers (each turn is a permutation, computed once from
 the cube's geometry) and counts.
 
+Description: the colour of each of the 54 squares by face, row and column, with how each face
+of the net is oriented. That is enough: it is the whole start position, and the question gives
+the moves, the face and the colour.
+
 Sampling follows the released generator (declare-lab/LLM-PuzzleTest, rubiks_cube.py): the six
 colours go to the six faces in random order; 60 of its 100 cubes are then scrambled by 20
 random face turns of 1-3 quarters (we scramble with probability 0.6, where it scrambled the
