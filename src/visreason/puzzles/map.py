@@ -18,15 +18,16 @@ which colours are fixed are all the rule "no two adjacent regions alike" looks a
 and positions of the regions do not change the count.
 
 Sampling follows the released generator (declare-lab/LLM-PuzzleTest, map_colour.py): a Voronoi
-map of 15-20 (uniform) random sites clipped to the unit square, regions numbered in random
-order, vertices rounded to 5 decimals, 2-6 white regions (the last ones), and an answer in 1, 2,
-3, 4, 6 or 8; regions 1-3 are red, green and blue (the released generator fixes them to break
-colour symmetry). Where we differ: it enumerates every 4-colouring and picks a colouring of the
-known regions uniformly among those with the drawn answer; we draw up to 20 random colourings
-and keep one with the drawn answer, else one with another answer of that list that we met (a new
-map if none). We redraw the sites (keeping their number) where two regions meet along an edge
-shorter than 1% of the side, too short to see (the released maps have some down to 0.0001). It
-drops repeated states; a sampler cannot, the dataset builder deduplicates.
+map of 15-20 random sites (their number uniform) clipped to the unit square, regions numbered in
+random order, vertices rounded to 5 decimals, 2-6 white regions (the last ones), and an answer
+in 1, 2, 3, 4, 6 or 8; regions 1-3 are red, green and blue (the released generator fixes them to
+break colour symmetry). Where we differ: it enumerates every 4-colouring and picks a colouring
+of the known regions uniformly among those with the drawn answer; we draw up to 20 random
+colourings and keep one with the drawn answer, else one with another answer of that list that we
+met (a new map if none). We redraw the sites (keeping their number) where two regions meet along
+an edge shorter than 1% of the side, too short to see (15 of the 100 released maps count a
+boundary shorter than 0.1% of the side). It drops repeated states; a sampler cannot, the dataset
+builder deduplicates.
 
 A ring of four regions, 1 red and 2 green: region 3 avoids green, 4 avoids red, and 3 and 4
 differ (3 x 3 ways, less the 2 where they would be alike):
