@@ -361,6 +361,16 @@ def test_no_reward_raises_and_values_are_bounded(texts, gold, category):
 
 
 @fast
+@given(completions, golds, st.sampled_from(["clock", "maze", "board_tile"]))
+def test_each_term_reads_only_its_fields(text, gold, category):
+    assert set(rewards.TERM_FIELDS) == set(rewards.TERMS)
+    row = rewards.Row(gold, category, None, None, None)
+    full = parse(text)
+    for term in set(rewards.TERMS) - {"fact_f1", "sufficiency"}:  # those two: tests/test_rewards_perception.py
+        assert rewards.TERMS[term](parse(text, rewards.TERM_FIELDS[term]), row) == rewards.TERMS[term](full, row)
+
+
+@fast
 @given(completions)
 def test_tag_score_matches_the_sentence_definition(text):
     keys = [" ".join(s.lower().split()) for s in sentences(text)]

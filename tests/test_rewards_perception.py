@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from visreason import VisreasonError
+from visreason import VisreasonError, rewards
 from visreason.config import deep_merge
 from visreason.params import load_params
 from visreason.puzzles import CATEGORIES
@@ -416,6 +416,11 @@ def test_no_completion_makes_the_new_rewards_raise_or_leave_their_range(batch, s
             assert all(0.0 <= v <= 1.0 for v in terms.get(term, []))
     precision, recall = fact_scores(parse(texts[0]).description, category, solution)
     assert 0.0 <= precision <= 1.0 and 0.0 <= recall <= 1.0
+    row = rewards.Row(gold, category, solution, question, rewards._facts(category, solution))
+    for term in PERCEPTION:  # each reads only its fields of the parse
+        for text in texts:
+            partial = parse(text, rewards.TERM_FIELDS[term])
+            assert rewards.TERMS[term](partial, row) == rewards.TERMS[term](parse(text), row)
 
 
 def test_bounds_of_the_new_designs():

@@ -42,7 +42,8 @@ Definitions, implemented exactly:
   per completion from the training seed and its position, never its content.
 - A design's values lie in `Reward.bounds`: tag terms in [-1, 1], every other term in [0, 1].
 
-A new design is one entry in `DESIGNS`; a new term is one function in `TERMS`. No
+A new design is one entry in `DESIGNS`; a new term is one function in `TERMS` (and the
+fields it reads in `TERM_FIELDS`). No
 function here raises on any completion: None, unicode, huge, unclosed or nested tags all
 score. Bad columns raise VisreasonError: `completions` that is not a list or tuple, a
 column of the wrong length, a category a perception design cannot read (`check_categories`).
@@ -141,12 +142,12 @@ def tag_score(content: str | None) -> float:
 
 
 class Parsed(NamedTuple):
-    """One completion, parsed once: what every reward term reads."""
+    """One completion, parsed once: what every reward term reads (a field not asked for is None)."""
 
-    image_description: float  # tag scores
-    think: float
-    rethink: float
-    visual: float
+    image_description: float | None  # tag scores
+    think: float | None
+    rethink: float | None
+    visual: float | None
     answer: str | None  # stripped content of the single <answer> block, else None
     description: str | None  # the first <image description> block, verbatim (what the perception terms read)
 
@@ -156,22 +157,28 @@ def _first(text: str, tag: str) -> str | None:
     return found[0] if found else None
 
 
-def parse(text: str) -> Parsed:
-    """Parse a completion's text once.
+def parse(text: str, fields: Iterable[str] = Parsed._fields) -> Parsed:
+    """Parse a completion's text once, computing only `fields` (a term's `TERM_FIELDS`; all by default).
 
     >>> p = parse("<think>Look. <visual>Hand at 4.</visual></think><answer> 4:23 </answer>")
     >>> p.answer, round(p.think, 3), round(p.visual, 3), p.rethink
     ('4:23', 0.964, 0.762, 0.0)
+    >>> parse("<think>Look.</think><answer>5</answer>", ["answer"])
+    Parsed(image_description=None, think=None, rethink=None, visual=None, answer='5', description=None)
     """
-    think, description = _first(text, THINK), _first(text, DESCRIPTION)
-    visual = "\n".join(blocks(think, VISUAL)) if think is not None and f"<{VISUAL}>" in think else None
+    want = set(fields)
+    description = _first(text, DESCRIPTION) if want & {"image_description", "description"} else None
+    think = _first(text, THINK) if want & {"think", "visual"} else None
+    visual = None
+    if "visual" in want and think is not None and f"<{VISUAL}>" in think:
+        visual = "\n".join(blocks(think, VISUAL))
     return Parsed(
-        image_description=tag_score(description),
-        think=tag_score(think),
-        rethink=tag_score(_first(text, RETHINK)),
-        visual=tag_score(visual),
-        answer=extract_answer(text),
-        description=description,
+        image_description=tag_score(description) if "image_description" in want else None,
+        think=tag_score(think) if "think" in want else None,
+        rethink=tag_score(_first(text, RETHINK)) if "rethink" in want else None,
+        visual=tag_score(visual) if "visual" in want else None,
+        answer=extract_answer(text) if "answer" in want else None,
+        description=description if "description" in want else None,
     )
 
 
@@ -527,6 +534,13 @@ TERMS: dict[str, Term] = {
     "fact_f1": lambda p, r: f1(*_fact_scores(r.category, p.description, r.facts)),
     "sufficiency": lambda p, r: sufficiency_score(p.description, r.category, r.question, r.answer),
 }
+# The fields of `Parsed` each term reads: a completion is parsed for the union of its designs' terms.
+TERM_FIELDS = {
+    **{term: (term,) for term in ("image_description", "think", "rethink", "visual")},
+    **{term: ("answer",) for term in ("accuracy", "partial_credit", "answer_present")},
+    "fact_f1": ("description",),
+    "sufficiency": ("description",),
+}
 RANDOM = "random"  # the control arm's term: drawn per position, never read off the completion
 ANSWER_TERMS = ("accuracy", "partial_credit", "answer_present")
 TAG_TERMS = ("image_description", "think", "rethink", "visual")  # in [-1, 1]; every other term in [0, 1]
@@ -634,11 +648,12 @@ def score(rewards: Iterable[Reward], completions, answer, category, **columns) -
         for seed in {r.seed for r in rewards if RANDOM in r.weights}:
             draws[seed] = [_draw(seed, step, i, ids[i]) for i in range(n)]
 
+    fields = {field for term in needed for field in TERM_FIELDS[term]}
     out = {r.__name__: {**{term: [] for term in r.weights}, "total": []} for r in rewards}
     for i, (completion, gold, cat) in enumerate(zip(completions, golds, categories)):
         values = {}
         if needed:
-            parsed = parse(completion_text(completion))
+            parsed = parse(completion_text(completion), fields)
             row = Row(gold, cat, solutions[i], questions[i], facts[i])
             values = {term: TERMS[term](parsed, row) for term in needed}
         for r in rewards:
