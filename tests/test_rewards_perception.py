@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import types
 
 import pytest
@@ -25,10 +24,10 @@ from visreason.rewards import (
     DESIGNS,
     build_reward,
     check_categories,
+    example_form,
     f1,
     fact_f1_reward,
     fact_scores,
-    facts_form,
     format_prompt,
     get_reward,
     parse,
@@ -353,27 +352,30 @@ def test_build_reward_from_the_params():
 # -- Prompts --------------------------------------------------------------------------------------
 
 
-def test_perception_prompts_show_the_facts_of_another_state():
+def test_perception_prompts_show_another_state_in_the_form_they_read():
     prompt = format_prompt("fact_f1", "How many?", category="think_dot", solution=ALL_BLUE)
-    form = facts_form("think_dot", ALL_BLUE)
-    assert form in prompt and "<image description>" in prompt and "{form}" not in prompt
-    assert all(re.fullmatch(CATEGORIES["think_dot"].claim_pattern, normalize(f)) for f in form.split("; "))
+    form = example_form("fact_f1", "think_dot", ALL_BLUE)
+    assert f"kind:\n{form}\nThen think" in prompt and "<image description>" in prompt and "{form}" not in prompt
     assert form.split("; ") != CATEGORIES["think_dot"].facts(ALL_BLUE)  # never the puzzle's own state
     for design in PERCEPTION:
         assert DESIGNS[design].tags == DESIGNS["mixture"].tags
-        with pytest.raises(VisreasonError, match=f"reward '{design}' shows the form of the facts"):
+        with pytest.raises(VisreasonError, match=f"reward '{design}' shows an example description"):
             format_prompt(design, "How many?")
     assert format_prompt("random", "How many?") == format_prompt("mixture", "How many?")
 
 
 @pytest.mark.parametrize("category", sorted(WITH_INTERFACE))
-def test_the_form_shares_the_fewest_facts_with_the_puzzle(category):
+def test_the_example_is_another_state_in_a_form_its_design_reads(category):
     puzzle = CATEGORIES[category]
     for seed in range(10):
         solution, _ = puzzle.sample(random.Random(1000 + seed))
         own = {normalize(f) for f in puzzle.facts(solution)}
-        shown = {normalize(f) for f in facts_form(category, solution).split("; ")}
-        assert shown != own and len(shown & own) < len(own)
+        facts = example_form("fact_f1", category, solution)
+        claimed = set(puzzle.claims(facts))
+        assert claimed != own and len(claimed & own) < len(own)
+        assert sorted(claimed) == sorted(normalize(f) for f in facts.split("; "))  # every fact reads as a claim
+        stated = puzzle.parse(example_form("sufficiency", category, solution))
+        assert stated is not None and {normalize(f) for f in puzzle.facts(stated)} == claimed
 
 
 # -- Properties -----------------------------------------------------------------------------------

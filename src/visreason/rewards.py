@@ -711,10 +711,10 @@ _FINAL = "Finally, write only the final answer inside <answer> </answer>, exactl
 _REASON = "Then think step by step inside <think> </think>. Then check your reasoning inside <rethink> </rethink>. "
 VANILLA_PROMPT = "Think step by step inside <think> </think>. " + _FINAL
 MIXTURE_PROMPT = "First describe {source} inside <image description> </image description>. " + _REASON + _FINAL
-# The perception designs read the description's facts, so their prompt shows the form of those facts.
+# The perception designs read what the description states, so their prompt shows the form they read it in.
 FACTS_PROMPT = (
-    "First describe {source} inside <image description> </image description>, stating the puzzle's state as "
-    "facts in the form of this example, which shows another puzzle of the same kind: {form}. " + _REASON + _FINAL
+    "First describe {source} inside <image description> </image description>, stating the puzzle's state in "
+    "the form of this example, which describes another puzzle of the same kind:\n{form}\n" + _REASON + _FINAL
 )
 VISUAL_FUSION_PROMPT = (
     "Think step by step inside <think> </think>. Inside your thinking, write every observation "
@@ -806,30 +806,39 @@ def design_table() -> str:
     return "\n".join(rows)
 
 
-# How many sampled states the form of the facts is chosen from: the one sharing the fewest facts
-# with the puzzle, so that the example never gives its state away.
+# How many sampled states the example form is chosen from: the one sharing the fewest facts with
+# the puzzle, so that the example never gives its state away.
 _FORM_CANDIDATES = 8
 
 
 @functools.cache
-def _example_facts(category: str) -> tuple[tuple[str, ...], ...]:
+def _examples(category: str) -> tuple[tuple[dict, frozenset[str]], ...]:
     puzzle = CATEGORIES[category]
-    return tuple(tuple(puzzle.facts(puzzle.sample(random.Random(seed))[0])) for seed in range(_FORM_CANDIDATES))
+    states = (puzzle.sample(random.Random(seed))[0] for seed in range(_FORM_CANDIDATES))
+    return tuple((state, _facts(category, state)) for state in states)
 
 
-def facts_form(category: str, solution: dict) -> str:
-    """The facts of another state of `category`, as the perception designs' prompts show them:
-    of a few fixed sampled states, the one sharing the fewest facts with `solution`.
+def example_form(design: str, category: str, solution: dict) -> str:
+    """Another state of `category`, written in the form the design reads descriptions in, as its
+    prompt shows it: the facts, joined by "; ", or (when the category's `parse` needs more than its
+    facts, for sufficiency) its description. Of a few fixed sampled states, the one sharing the
+    fewest facts with `solution`.
 
     >>> state = {"start_state": [["blue"] * 3, ["blue"] * 2, ["blue"] * 3]}
-    >>> "top-left disk: yellow" in facts_form("think_dot", state)
-    True
+    >>> form = example_form("fact_f1", "think_dot", state)
+    >>> form.count(" disk: "), form == "; ".join(CATEGORIES["think_dot"].facts(state))
+    (8, False)
     """
+    abilities = {ABILITY[term] for term in get_design(design).weights if term in ABILITY}
     if category not in CATEGORIES:
         raise VisreasonError(f"format_prompt: unknown category {category!r}")
     own = _facts(category, solution)
-    examples = _example_facts(category)
-    return "; ".join(min(examples, key=lambda facts: len(own & {normalize(f) for f in facts})))
+    example = min(_examples(category), key=lambda pair: len(own & pair[1]))[0]
+    puzzle = CATEGORIES[category]
+    facts = "; ".join(puzzle.facts(example))
+    if "parse" in abilities and _has(puzzle, "parse") and puzzle.parse(facts) is None:
+        return puzzle.describe(example)
+    return facts
 
 
 def format_prompt(
@@ -847,8 +856,8 @@ def format_prompt(
     `options` asks for one of them verbatim (multiple choice); `description` gives the
     puzzle state as text instead of an image (text-only mode); `caption` puts a caption
     before the question, the image still shown (image+caption mode). A design whose prompt
-    shows the form of the facts (fact_f1, sufficiency) needs the puzzle's `category` and
-    `solution`, to show another state's facts (`facts_form`).
+    shows the form of a description (fact_f1, sufficiency) needs the puzzle's `category` and
+    `solution`, to show another state in that form (`example_form`).
 
     >>> print(format_prompt("vanilla", "How many moves?", options=["1", "2"]))  # doctest: +ELLIPSIS
     How many moves?
@@ -879,7 +888,7 @@ def format_prompt(
     if "{form}" in template:
         if category is None or solution is None:
             raise VisreasonError(
-                f"format_prompt: reward '{reward}' shows the form of the facts: pass category and solution"
+                f"format_prompt: reward '{reward}' shows an example description: pass category and solution"
             )
-        form = facts_form(category, solution)
+        form = example_form(reward, category, solution)
     return "\n".join(parts) + "\n\n" + template.format(source=source, form=form)
