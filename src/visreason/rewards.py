@@ -637,11 +637,12 @@ def score(rewards: Iterable[Reward], completions, answer, category, **columns) -
     questions = _column(columns.get("question"), n, "question")
     facts: list[frozenset[str] | None] = [None] * n
     if "fact_f1" in needed:
-        known: dict[int, frozenset[str]] = {}  # by object: a group's completions share their record's solution
+        known: dict[tuple[int, str], frozenset[str]] = {}  # a group's completions share their record's solution
         for i, (cat, solution) in enumerate(zip(categories, solutions)):
-            if id(solution) not in known:
-                known[id(solution)] = _facts(cat, solution)
-            facts[i] = known[id(solution)]
+            key = (id(solution), cat)  # `solutions` holds every object, so no id is reused during the call
+            if key not in known:
+                known[key] = _facts(cat, solution)
+            facts[i] = known[key]
     draws: dict[int, list[float]] = {}
     if any(RANDOM in r.weights for r in rewards):
         step, ids = _step(columns), _column(columns.get("id"), n, "id")
