@@ -497,6 +497,10 @@ def sufficiency_score(text: Any, category: str, question: Any, gold: Any) -> flo
     (1.0, 0.0)
     """
     _check("sufficiency_score", {"sufficiency": 1.0}, [category])
+    return _sufficiency(text, category, question, gold)
+
+
+def _sufficiency(text: Any, category: str, question: Any, gold: Any) -> float:
     if not isinstance(question, str):
         raise VisreasonError(f"rewards: sufficiency needs each completion's question, got {question!r}")
     if not isinstance(text, str):
@@ -532,7 +536,7 @@ TERMS: dict[str, Term] = {
     "partial_credit": lambda p, r: partial_credit(p.answer, r.answer, r.category),
     "answer_present": lambda p, r: float(bool(p.answer)),  # never looks at correctness
     "fact_f1": lambda p, r: f1(*_fact_scores(r.category, p.description, r.facts)),
-    "sufficiency": lambda p, r: sufficiency_score(p.description, r.category, r.question, r.answer),
+    "sufficiency": lambda p, r: _sufficiency(p.description, r.category, r.question, r.answer),
 }
 # The fields of `Parsed` each term reads: a completion is parsed for the union of its designs' terms.
 TERM_FIELDS = {
