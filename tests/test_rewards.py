@@ -364,7 +364,7 @@ def test_no_reward_raises_and_values_are_bounded(texts, gold, category):
 @given(completions, golds, st.sampled_from(["clock", "maze", "board_tile"]))
 def test_each_term_reads_only_its_fields(text, gold, category):
     assert set(rewards.TERM_FIELDS) == set(rewards.TERMS)
-    row = rewards.Row(gold, category, None, None, None, None)
+    row = rewards.Row(gold, category, None, None, None)
     full = parse(text)
     for term in set(rewards.TERMS) - {"fact_f1", "sufficiency"}:  # those two: tests/test_rewards_perception.py
         assert rewards.TERMS[term](parse(text, rewards.TERM_FIELDS[term]), row) == rewards.TERMS[term](full, row)

@@ -500,32 +500,16 @@ def sufficiency_score(text: Any, category: str, question: Any, gold: Any) -> flo
     return _sufficiency(text, category, question, gold)
 
 
-def _start(category: str, state: dict) -> str | None:
-    """The start state of `state` as canonical JSON, or None when the category has no `start_state`."""
-    puzzle = CATEGORIES[category]
-    if not _has(puzzle, "start_state"):
-        return None
-    return json.dumps(puzzle.start_state(state), sort_keys=True)
-
-
-def _sufficiency(text: Any, category: str, question: Any, gold: Any, start: str | None = None) -> float:
-    """`sufficiency_score`; `start` is the record's own start state (`_start`), when known."""
+def _sufficiency(text: Any, category: str, question: Any, gold: Any) -> float:
     if not isinstance(question, str):
         raise VisreasonError(f"rewards: sufficiency needs each completion's question, got {question!r}")
     if not isinstance(text, str):
         return 0.0
-    puzzle = CATEGORIES[category]
     try:
-        state = puzzle.parse(text)
+        state = CATEGORIES[category].parse(text)
     except PuzzleError:
         return 0.0
-    if state is None:
-        return 0.0
-    if start is not None and _start(category, state) == start:
-        # The record's own start state: the solver answers it as it answers the record, whose answer
-        # is the gold one (records are verified against their solver), so solving again is skipped.
-        return score_answer(gold, gold, category)
-    return score_answer(_solve(category, state, question), gold, category)
+    return 0.0 if state is None else score_answer(_solve(category, state, question), gold, category)
 
 
 # -- Terms, rewards and designs ---------------------------------------------------------
@@ -539,7 +523,6 @@ class Row(NamedTuple):
     solution: Any
     question: Any
     facts: frozenset[str] | None  # normalised facts of `solution`, when a term reads them
-    start: str | None  # the start state of `solution` (`_start`), when a term reads it
 
 
 Term = Callable[[Parsed, Row], float]
@@ -553,7 +536,7 @@ TERMS: dict[str, Term] = {
     "partial_credit": lambda p, r: partial_credit(p.answer, r.answer, r.category),
     "answer_present": lambda p, r: float(bool(p.answer)),  # never looks at correctness
     "fact_f1": lambda p, r: f1(*_fact_scores(r.category, p.description, r.facts)),
-    "sufficiency": lambda p, r: _sufficiency(p.description, r.category, r.question, r.answer, r.start),
+    "sufficiency": lambda p, r: _sufficiency(p.description, r.category, r.question, r.answer),
 }
 # The fields of `Parsed` each term reads: a completion is parsed for the union of its designs' terms.
 TERM_FIELDS = {
@@ -634,18 +617,6 @@ class Reward:
         return terms["total"]
 
 
-def _per_record(fn: Callable[[str, Any], Any], categories: list, solutions: list) -> list:
-    """fn(category, solution) per completion, once per record: a group's completions share its solution."""
-    known: dict[tuple[int, Any], Any] = {}
-    out = []
-    for category, solution in zip(categories, solutions):
-        key = (id(solution), category)  # `solutions` holds every object, so no id is reused during the call
-        if key not in known:
-            known[key] = fn(category, solution)
-        out.append(known[key])
-    return out
-
-
 def score(rewards: Iterable[Reward], completions, answer, category, **columns) -> dict[str, dict[str, list[float]]]:
     """Per reward: its unweighted terms and the weighted "total", parsing each completion once.
 
@@ -668,10 +639,14 @@ def score(rewards: Iterable[Reward], completions, answer, category, **columns) -
                 raise VisreasonError(f"reward '{r.__name__}' needs the '{COLUMN[term]}' column")
     solutions = _column(columns.get("solution"), n, "solution")
     questions = _column(columns.get("question"), n, "question")
-    facts = _per_record(_facts, categories, solutions) if "fact_f1" in needed else [None] * n
-    starts = [None] * n  # optional: without the solution, sufficiency solves every stated state
-    if "sufficiency" in needed and columns.get("solution") is not None:
-        starts = _per_record(_start, categories, solutions)
+    facts: list[frozenset[str] | None] = [None] * n
+    if "fact_f1" in needed:
+        known: dict[tuple[int, str], frozenset[str]] = {}  # a group's completions share their record's solution
+        for i, (cat, solution) in enumerate(zip(categories, solutions)):
+            key = (id(solution), cat)  # `solutions` holds every object, so no id is reused during the call
+            if key not in known:
+                known[key] = _facts(cat, solution)
+            facts[i] = known[key]
     draws: dict[int, list[float]] = {}
     if any(RANDOM in r.weights for r in rewards):
         step, ids = _step(columns), _column(columns.get("id"), n, "id")
@@ -684,7 +659,7 @@ def score(rewards: Iterable[Reward], completions, answer, category, **columns) -
         values = {}
         if needed:
             parsed = parse(completion_text(completion), fields)
-            row = Row(gold, cat, solutions[i], questions[i], facts[i], starts[i])
+            row = Row(gold, cat, solutions[i], questions[i], facts[i])
             values = {term: TERMS[term](parsed, row) for term in needed}
         for r in rewards:
             table, total = out[r.__name__], 0.0
