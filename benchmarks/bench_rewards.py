@@ -9,16 +9,22 @@ Measures completions per CPU-second, single process pinned to one core, for:
   plain sentences (a quarter), in groups of `--group` completions per puzzle as GRPO scores
   them; per category too. The memo of solved states is emptied before every timed run.
 Targets: >= 5,000 completions/s per core for the six; >= 2,000/s for fact_f1 and sufficiency.
+`--baseline FILE` (another revision's rewards.py) times the six's shared parse of both, in turn
+in this process on one batch, and checks that they score alike.
 
     python benchmarks/bench_rewards.py [--n 512] [--repeats 5] [--chars 8200] [--group 5]
+    git show REV:src/visreason/rewards.py > /tmp/rewards_rev.py
+    python benchmarks/bench_rewards.py --baseline /tmp/rewards_rev.py --repeats 10
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import random
+import sys
 import time
 
 from visreason import rewards
@@ -130,15 +136,34 @@ def best_rate(fn, n: int, repeats: int) -> float:
 
 def perception_rates(batch: dict[str, list], repeats: int) -> dict[str, float]:
     texts = batch["texts"]
-    columns = {k: batch[k] for k in ("solution", "question")}
-    return {
-        name: best_rate(
-            lambda f=get_reward(name): f(texts, batch["answer"], batch["category"], **columns, step=0),
-            len(texts),
-            repeats,
-        )
-        for name in PERCEPTION
-    }
+    columns = {k: batch[k] for k in ("answer", "category", "solution", "question")}
+
+    def run(name: str) -> None:
+        get_reward(name)(texts, **columns, step=0)
+
+    return {name: best_rate(lambda name=name: run(name), len(texts), repeats) for name in PERCEPTION}
+
+
+def against(path: str, n: int, chars: int, repeats: int) -> None:
+    """The six's shared parse of this tree and of the rewards module at `path`, timed in turn."""
+    spec = importlib.util.spec_from_file_location("baseline_rewards", path)
+    baseline = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = baseline  # dataclasses look their module up
+    spec.loader.exec_module(baseline)
+    rng = random.Random(0)
+    texts, golds, cats = (list(column) for column in zip(*(completion(rng, chars) for _ in range(n))))
+    rates: dict[str, list[float]] = {"this tree": [], path: []}
+    for _ in range(repeats):
+        for name, module in (("this tree", rewards), (path, baseline)):
+            start = time.process_time()
+            module.score_designs(SIX, texts, golds, cats)
+            rates[name].append(n / (time.process_time() - start))
+    same = rewards.score_designs(SIX, texts, golds, cats) == baseline.score_designs(SIX, texts, golds, cats)
+    print("| the six, shared parse | best | median |\n|---|---|---|")
+    for name, values in rates.items():
+        values.sort()
+        print(f"| {name} | {values[-1]:,.0f} | {values[len(values) // 2]:,.0f} |")
+    print(f"\nidentical scores: {same}")
 
 
 def main() -> None:
@@ -147,9 +172,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs; the best is reported")
     parser.add_argument("--chars", type=int, default=8200, help="characters per completion (~4 per token)")
     parser.add_argument("--group", type=int, default=5, help="completions per puzzle (GRPO's group size)")
+    parser.add_argument("--baseline", help="another revision's rewards.py: time the six's shared parse of both")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    if args.baseline:
+        against(args.baseline, args.n, args.chars, args.repeats)
+        return
 
     rng = random.Random(0)
     batch = [completion(rng, args.chars) for _ in range(args.n)]
