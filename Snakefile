@@ -49,7 +49,7 @@ wildcard_constraints:
     split="train|eval",
     reward="|".join(REWARDS),
     seed=r"\d+",
-    tag="base|[a-z_]+-seed\d+",
+    tag="base|[a-z0-9_]+-seed\d+",
     mode=r"image|text|image\+caption",
     captioner="oracle|model",
 

@@ -46,7 +46,7 @@ def test_repository_params_are_valid_at_every_scale():
         ("train.max_steps", -5, "'train.max_steps': -5 is less than the minimum of 1"),
         ("rewards.mixture.max_steps", 0, "'rewards.mixture.max_steps': 0 is less than the minimum of 1"),
         ("scales.paper.train.max_steps", -1, "'scales.paper.train.max_steps'"),
-        ("rewards.mixtrue", {}, "'rewards': unknown name 'mixtrue' (valid: continuous, mixture,"),
+        ("rewards.mixtrue", {}, "'rewards': unknown name 'mixtrue' (valid: continuous, fact_f1, mixture,"),
         ("scales.paper.rewards", {"fancy": {}}, "'scales.paper.rewards': unknown name 'fancy'"),
         ("categories.in_domain", ["clock", "clocks"], "'categories.in_domain': unknown name 'clocks'"),
         ("seeds", [0, -1], "'seeds.1': -1 is less than the minimum of 0"),
