@@ -10,6 +10,7 @@ from collections import defaultdict
 import pytest
 
 from visreason import VisreasonError
+from visreason.answers import score_answer
 from visreason.cli import main
 from visreason.evaluate import (
     accuracy_summary,
@@ -21,7 +22,6 @@ from visreason.evaluate import (
 )
 from visreason.generation import Generation
 from visreason.params import load_params
-from visreason.rewards import score_answer
 from visreason.stats import aggregate_seeds, wilson
 
 CATEGORIES9 = [

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from visreason import VisreasonError, rewards
+from visreason.answers import partial_credit, score_answer
 from visreason.cli import main
 from visreason.rewards import (
     DESIGNS,
@@ -18,9 +19,7 @@ from visreason.rewards import (
     format_prompt,
     get_reward,
     parse,
-    partial_credit,
     reward_terms,
-    score_answer,
     score_designs,
     sentences,
     tag_score,

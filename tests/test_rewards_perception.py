@@ -18,26 +18,24 @@ from hypothesis import strategies as st
 from visreason import VisreasonError, rewards
 from visreason.config import deep_merge
 from visreason.params import load_params
-from visreason.puzzles import CATEGORIES
+from visreason.perception import f1, fact_scores, state_facts, sufficiency_score
+from visreason.puzzles import ALGOPUZZLEVQA, CATEGORIES
 from visreason.puzzles.base import Puzzle, normalize
 from visreason.rewards import (
     DESIGNS,
     build_reward,
     check_categories,
     example_form,
-    f1,
     fact_f1_reward,
-    fact_scores,
     format_prompt,
     get_reward,
     parse,
     random_reward,
-    sufficiency_score,
 )
 
 PERCEPTION = ("fact_f1", "sufficiency")
-# The categories whose claims and parse are in this tree; the others get them on their own branches.
-WITH_INTERFACE = {"board_tile", "calendar", "chain_link", "think_dot", "wheel_of_fortune", "wood_slide"}
+# Every AlgoPuzzleVQA category implements claims and parse.
+WITH_INTERFACE = set(ALGOPUZZLEVQA)
 
 
 def readable(design: str) -> list[str]:
@@ -75,7 +73,7 @@ def completion(description: str, answer: str) -> str:
     )
 
 
-def test_the_categories_of_this_tree_can_be_read():
+def test_every_benchmark_category_can_be_read():
     assert WITH_INTERFACE <= set(FACT_CATEGORIES) and WITH_INTERFACE <= set(PARSE_CATEGORIES)
 
 
@@ -418,7 +416,7 @@ def test_no_completion_makes_the_new_rewards_raise_or_leave_their_range(batch, s
             assert all(0.0 <= v <= 1.0 for v in terms.get(term, []))
     precision, recall = fact_scores(parse(texts[0]).description, category, solution)
     assert 0.0 <= precision <= 1.0 and 0.0 <= recall <= 1.0
-    row = rewards.Row(gold, category, solution, question, rewards._facts(category, solution))
+    row = rewards.Row(gold, category, solution, question, state_facts(category, solution))
     for term in PERCEPTION:  # each reads only its fields of the parse
         for text in texts:
             partial = parse(text, rewards.TERM_FIELDS[term])

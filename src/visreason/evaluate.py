@@ -7,7 +7,7 @@ Input modes (the perception experiment):
 - `image+caption`: the image, a caption from `visreason captions`, and the question.
 
 The prompt is the reward's own (`rewards.format_prompt`) and answers are scored by
-the rewards' scorer (`rewards.extract_answer` + `rewards.score_answer`), so the
+the rewards' scorer (`rewards.extract_answer` + `answers.score_answer`), so the
 reported accuracy and the training reward cannot drift apart.
 
 Outputs, in OUTDIR: `settings.json` (what this evaluation runs with), `samples.jsonl`
@@ -27,22 +27,13 @@ from pathlib import Path
 import mlflow
 
 from visreason import VisreasonError
+from visreason.answers import CLOCK_TIME, DIGITS, is_integer, score_answer
 from visreason.backends import api_options, check_model, load_backend
 from visreason.files import append_jsonl, dumps_json, progress, write_json, write_jsonl
 from visreason.generation import Request, Sampling
 from visreason.params import ANSWER_FORMATS, MODES, split_tag
 from visreason.records import load_records
-from visreason.rewards import (
-    CLOCK_TIME,
-    DIGITS,
-    extract_answer,
-    find_block,
-    format_prompt,
-    get_design,
-    is_integer,
-    score_answer,
-    sentences,
-)
+from visreason.rewards import extract_answer, find_block, format_prompt, get_design, sentences
 from visreason.stats import mean_over, wilson
 from visreason.tracking import start_run
 

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import math
 import random
 import re
@@ -62,8 +61,18 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from visreason import VisreasonError
+from visreason.answers import partial_credit, score_answer
+from visreason.perception import (
+    PERCEPTION_ABILITY,
+    PERCEPTION_COLUMNS,
+    can_read,
+    check_readable,
+    claimed_fact_scores,
+    f1,
+    state_facts,
+    stated_sufficiency,
+)
 from visreason.puzzles import CATEGORIES
-from visreason.puzzles.base import Puzzle, PuzzleError, normalize
 
 # -- Parsing --------------------------------------------------------------------
 
@@ -225,293 +234,6 @@ def completion_text(completion: Any) -> str:
     return "\n".join(texts)
 
 
-# -- The answer scorer ------------------------------------------------------------
-
-CLOCK_TIME = re.compile(r"(?<![0-9])([0-9]{1,2}):([0-9]{2})(?![0-9])")
-DIGITS = re.compile(r"[0-9]+")
-_MAX_INT_DIGITS = 4000  # below Python's int/str conversion limit (4300)
-
-
-def read_clock(text: str) -> tuple[int, int] | None:
-    """The first H:MM of `text` as (hours, minutes), or None."""
-    match = CLOCK_TIME.search(text)
-    return (int(match[1]), int(match[2])) if match else None
-
-
-def _gold(gold: Any) -> str | None:
-    """The gold answer as a string: an integer column is read as its digits; anything else but a string is None."""
-    if isinstance(gold, int) and not isinstance(gold, bool):
-        return str(gold)
-    return gold if isinstance(gold, str) else None
-
-
-def _twelve_is_zero(time: tuple[int, int]) -> tuple[int, int]:
-    return (0 if time[0] == 12 else time[0], time[1])
-
-
-def is_integer(gold: str) -> bool:
-    """Whether an answer is a run of ASCII digits (after stripping): the scorer's integer rule."""
-    return DIGITS.fullmatch(gold.strip()) is not None
-
-
-def _plain(text: str) -> str:
-    text = text.strip()
-    return text[:-1].strip().casefold() if text.endswith(".") else text.casefold()
-
-
-def _read_pair(pred: Any, gold: Any, category: str | None) -> tuple[str, Any, Any] | None:
-    """(kind, gold, prediction) as the scorers compare them, or None when the pair cannot score.
-
-    kind `clock`: the first H:MM of each; `integer` (the gold is a run of digits): digit strings
-    without leading zeros, the prediction's first run of digits; `text`: `_plain` of each.
-    """
-    gold = _gold(gold)
-    if not isinstance(pred, str) or gold is None:
-        return None
-    if category == "clock":
-        want, got = read_clock(gold), read_clock(pred)
-        return None if want is None or got is None else ("clock", want, got)
-    if is_integer(gold):
-        match = DIGITS.search(pred)
-        return None if not match else ("integer", gold.strip().lstrip("0") or "0", match[0].lstrip("0") or "0")
-    return "text", _plain(gold), _plain(pred)
-
-
-def _exact(kind: str, want: Any, got: Any) -> float:
-    if kind == "clock":
-        return float(_twelve_is_zero(want) == _twelve_is_zero(got))
-    return float(bool(want) and want == got)
-
-
-def score_answer(pred: str | None, gold: str | None, category: str | None) -> float:
-    """Exact accuracy, 1.0 or 0.0: the one scorer of rewards and evaluation.
-
-    - category `clock`: the first H:MM of each string (1-2 digits, colon, 2 digits); hour 12 = hour 0;
-    - gold a run of digits: the first run of digits of the prediction, as an integer;
-    - otherwise: case-insensitive, after stripping whitespace and one trailing period.
-    A gold answer that does not parse scores 0.
-
-    >>> score_answer("It is 12:05 now", "0:05", "clock"), score_answer("7 moves", "07", "maze")
-    (1.0, 1.0)
-    >>> score_answer("Left.", "left", "other"), score_answer(None, "4", "maze")
-    (1.0, 0.0)
-    """
-    pair = _read_pair(pred, gold, category)
-    return 0.0 if pair is None else _exact(*pair)
-
-
-def _circular(a: int, b: int, period: int) -> int:
-    d = abs(a % period - b % period)
-    return min(d, period - d)
-
-
-def clock_credit(want: tuple[int, int], got: tuple[int, int]) -> float:
-    """Hour/minute partial credit of the time `got` against `want`, both (hours, minutes).
-
-    0.5*H + 0.5*M with dh, dm circular distances on a 12-hour / 60-minute dial,
-    H = 0 if dh > 2 else 1 - dh/5, M = 0 if dm > 10 else 1 - dm/20. A time off the dial
-    (hour above 12, minute above 59) gets exact credit only, so that full credit means exactly
-    what `score_answer` accepts: 15:55 is not 3:55.
-
-    >>> clock_credit((0, 2), (11, 58)), clock_credit((3, 55), (15, 55)), clock_credit((12, 5), (0, 5))
-    (0.8, 0.0, 1.0)
-    """
-    if max(want[0], got[0]) > 12 or max(want[1], got[1]) > 59:
-        return _exact("clock", want, got)
-    dh, dm = _circular(want[0], got[0], 12), _circular(want[1], got[1], 60)
-    return 0.5 * (0.0 if dh > 2 else 1 - dh / 5) + 0.5 * (0.0 if dm > 10 else 1 - dm / 20)
-
-
-def partial_credit(pred: str | None, gold: str | None, category: str | None) -> float:
-    """The Continuous reward's answer term; 1 exactly when `score_answer` is 1.
-
-    - clock: `clock_credit` of the first H:MM of each;
-    - integers: d = |pred - gold|, 0 if d > 5 else 1/(1 + d);
-    - otherwise: exact (`score_answer`).
-
-    >>> partial_credit("11:58", "0:02", "clock"), partial_credit("8", "5", "maze")
-    (0.8, 0.25)
-    """
-    pair = _read_pair(pred, gold, category)
-    if pair is None:
-        return 0.0
-    kind, want, got = pair
-    if kind == "clock":
-        return clock_credit(want, got)
-    if kind == "integer":
-        if abs(len(got) - len(want)) > 1:  # at least 10x apart: d > 5
-            return 0.0
-        if max(len(got), len(want)) > _MAX_INT_DIGITS:
-            return float(got == want)
-        d = abs(int(got) - int(want))
-        return 0.0 if d > 5 else 1 / (1 + d)
-    return _exact(kind, want, got)
-
-
-# -- Perception: what a description states ---------------------------------------------
-
-# The category method a perception term reads descriptions through, and the column it needs.
-ABILITY = {"fact_f1": "claims", "sufficiency": "parse"}
-COLUMN = {"fact_f1": "solution", "sufficiency": "question"}
-
-
-def _has(puzzle: Puzzle, ability: str) -> bool:
-    """Whether a category implements `claims` (its claim pattern) or `parse`."""
-    if ability == "claims":
-        return bool(puzzle.claim_pattern) or type(puzzle).claims is not Puzzle.claims
-    return getattr(type(puzzle), ability) is not getattr(Puzzle, ability)
-
-
-def _check(name: str, weights: Mapping[str, float], categories: Iterable[Any]) -> None:
-    needs = sorted({ABILITY[term] for term in weights if term in ABILITY})
-    if not needs:
-        return
-    lacking, seen = [], set()
-    for category in categories:
-        if not isinstance(category, str) or category not in CATEGORIES:
-            raise VisreasonError(f"reward '{name}': unknown category {category!r} (valid: {', '.join(CATEGORIES)})")
-        if category in seen:
-            continue
-        seen.add(category)
-        missing = [ability for ability in needs if not _has(CATEGORIES[category], ability)]
-        if missing:
-            lacking.append(f"{category} (no {' or '.join(missing)})")
-    if lacking:
-        raise VisreasonError(
-            f"reward '{name}' cannot score category {', '.join(lacking)}: it reads each description "
-            f"through the category's {' and '.join(needs)}"
-        )
-
-
-def check_categories(design: str, categories: Iterable[str]) -> None:
-    """Raise VisreasonError, naming every category that `design` cannot score, before any training.
-
-    A design that reads the description needs each category's `claims` (fact_f1) or `parse`
-    (sufficiency); the other designs score every category.
-
-    >>> check_categories("mixture", ["clock"]), check_categories("fact_f1", ["think_dot"])
-    (None, None)
-    >>> check_categories("sufficiency", ["nonesuch"])  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    visreason.VisreasonError: reward 'sufficiency': unknown category 'nonesuch' (valid: clock, maze, ...)
-    """
-    _check(design, get_design(design).weights, categories)
-
-
-def _facts(category: str, solution: Any) -> frozenset[str]:
-    return frozenset(normalize(fact) for fact in CATEGORIES[category].facts(solution))
-
-
-def _clock_claim(claim: str, fact: str) -> float:
-    """Clock: hour/minute credit (`clock_credit`) for the time a claim states."""
-    want, got = read_clock(fact), read_clock(claim)
-    if want is None or got is None:
-        return float(claim == fact)
-    return clock_credit(want, got)
-
-
-# Categories whose claims earn partial credit for a near miss (the rest: exact match).
-CLAIM_CREDIT: dict[str, Callable[[str, str], float]] = {"clock": _clock_claim}
-
-
-def _fact_scores(category: str, text: Any, facts: frozenset[str]) -> tuple[float, float]:
-    if not isinstance(text, str) or not facts:
-        return 0.0, 0.0
-    claims = set(CATEGORIES[category].claims(text))
-    if not claims:
-        return 0.0, 0.0
-    credit = CLAIM_CREDIT.get(category)
-    if credit is None:
-        matched = float(len(claims & facts))
-    else:  # each fact takes the best claim not yet taken
-        matched, free = 0.0, set(claims)
-        for fact in sorted(facts):
-            if not free:
-                break
-            best = max(sorted(free), key=lambda claim: credit(claim, fact))
-            matched += credit(best, fact)
-            free.discard(best)
-    return matched / len(claims), matched / len(facts)
-
-
-def fact_scores(text: Any, category: str, solution: dict) -> tuple[float, float]:
-    """(precision, recall) of the facts that a description states about the state `solution`.
-
-    Precision = distinct true claims / distinct claims, where the claims are the fact-shaped
-    statements the text makes, right or wrong (`CATEGORIES[category].claims`): listing every
-    possible fact lowers it. Recall = facts stated / facts of the state (`facts(solution)`). Clock
-    claims earn hour/minute credit (`clock_credit`) for the time they state. No text, or no claim:
-    (0.0, 0.0). The fact_f1 reward and evaluation both read descriptions through this function.
-
-    >>> state = {"start_state": [["blue"] * 3, ["blue"] * 2, ["blue"] * 3]}
-    >>> fact_scores("top-left disk: blue. top-left disk: yellow. top-center disk: blue", "think_dot", state)
-    (0.6666666666666666, 0.25)
-    """
-    _check("fact_scores", {"fact_f1": 1.0}, [category])
-    return _fact_scores(category, text, _facts(category, solution))
-
-
-def f1(precision: float, recall: float) -> float:
-    """The harmonic mean of precision and recall (0 when both are 0).
-
-    >>> f1(0.5, 1.0)
-    0.6666666666666666
-    """
-    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-
-
-# The answers `solve` gives per (category, stated state, question): states repeat within a group
-# of completions, and solving costs more than parsing. Bounded: cleared when full.
-_SOLVED: dict[tuple[str, str, str], str | None] = {}
-
-
-def _solve(category: str, state: dict, question: str) -> str | None:
-    """The category's answer for a stated state, or None when its solver rejects the state."""
-    try:
-        key = (category, json.dumps(state, sort_keys=True), question)
-    except (TypeError, ValueError):  # not JSON data: solve without the memo
-        key = None
-    if key is None or key not in _SOLVED:
-        try:
-            answer = CATEGORIES[category].solve(state, question)
-        except PuzzleError:
-            answer = None
-        if key is None:
-            return answer
-        if len(_SOLVED) >= 4096:
-            _SOLVED.clear()
-        _SOLVED[key] = answer
-    return _SOLVED[key]
-
-
-def sufficiency_score(text: Any, category: str, question: Any, gold: Any) -> float:
-    """1.0 when the description states a complete state from which the category's exact solver
-    answers the question correctly (`score_answer`), else 0.0: worth exactly as much as it lets an
-    exact reasoner solve the puzzle. A text that states no complete, valid state scores 0.
-
-    >>> state = {"start_state": [["blue"] * 3, ["blue"] * 2, ["blue"] * 3]}
-    >>> text = CATEGORIES["think_dot"].describe(state)
-    >>> question = "One ball is dropped through the left hole. How many blue faces can be seen in the top row now?"
-    >>> sufficiency_score(text, "think_dot", question, "2"), sufficiency_score(text[:100], "think_dot", question, "2")
-    (1.0, 0.0)
-    """
-    _check("sufficiency_score", {"sufficiency": 1.0}, [category])
-    return _sufficiency(text, category, question, gold)
-
-
-def _sufficiency(text: Any, category: str, question: Any, gold: Any) -> float:
-    if not isinstance(question, str):
-        raise VisreasonError(f"rewards: sufficiency needs each completion's question, got {question!r}")
-    if not isinstance(text, str):
-        return 0.0
-    try:
-        state = CATEGORIES[category].parse(text)
-    except PuzzleError:
-        return 0.0
-    return 0.0 if state is None else score_answer(_solve(category, state, question), gold, category)
-
-
 # -- Terms, rewards and designs ---------------------------------------------------------
 
 
@@ -535,8 +257,8 @@ TERMS: dict[str, Term] = {
     "accuracy": lambda p, r: score_answer(p.answer, r.answer, r.category),
     "partial_credit": lambda p, r: partial_credit(p.answer, r.answer, r.category),
     "answer_present": lambda p, r: float(bool(p.answer)),  # never looks at correctness
-    "fact_f1": lambda p, r: f1(*_fact_scores(r.category, p.description, r.facts)),
-    "sufficiency": lambda p, r: _sufficiency(p.description, r.category, r.question, r.answer),
+    "fact_f1": lambda p, r: f1(*claimed_fact_scores(r.category, p.description, r.facts)),
+    "sufficiency": lambda p, r: stated_sufficiency(p.description, r.category, r.question, r.answer),
 }
 # The fields of `Parsed` each term reads: a completion is parsed for the union of its designs' terms.
 TERM_FIELDS = {
@@ -633,10 +355,10 @@ def score(rewards: Iterable[Reward], completions, answer, category, **columns) -
     golds, categories = _column(answer, n, "answer"), _column(category, n, "category")
     needed = list(dict.fromkeys(term for r in rewards for term in r.weights if term != RANDOM))
     for r in rewards:
-        _check(r.__name__, r.weights, categories)
+        check_readable(r.__name__, r.weights, categories)
         for term in r.weights:
-            if term in COLUMN and columns.get(COLUMN[term]) is None:
-                raise VisreasonError(f"reward '{r.__name__}' needs the '{COLUMN[term]}' column")
+            if term in PERCEPTION_COLUMNS and columns.get(PERCEPTION_COLUMNS[term]) is None:
+                raise VisreasonError(f"reward '{r.__name__}' needs the '{PERCEPTION_COLUMNS[term]}' column")
     solutions = _column(columns.get("solution"), n, "solution")
     questions = _column(columns.get("question"), n, "question")
     facts: list[frozenset[str] | None] = [None] * n
@@ -645,7 +367,7 @@ def score(rewards: Iterable[Reward], completions, answer, category, **columns) -
         for i, (cat, solution) in enumerate(zip(categories, solutions)):
             key = (id(solution), cat)  # `solutions` holds every object, so no id is reused during the call
             if key not in known:
-                known[key] = _facts(cat, solution)
+                known[key] = state_facts(cat, solution)
             facts[i] = known[key]
     draws: dict[int, list[float]] = {}
     if any(RANDOM in r.weights for r in rewards):
@@ -780,6 +502,22 @@ def get_design(name: str) -> Design:
     return DESIGNS[name]
 
 
+def check_categories(design: str, categories: Iterable[str]) -> None:
+    """Raise VisreasonError, naming every category that `design` cannot score, before any training.
+
+    A design that reads the description needs each category's `claims` (fact_f1) or `parse`
+    (sufficiency); the other designs score every category.
+
+    >>> check_categories("mixture", ["clock"]), check_categories("fact_f1", ["think_dot"])
+    (None, None)
+    >>> check_categories("sufficiency", ["nonesuch"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    visreason.VisreasonError: reward 'sufficiency': unknown category 'nonesuch' (valid: clock, maze, ...)
+    """
+    check_readable(design, get_design(design).weights, categories)
+
+
 def get_reward(name: str) -> Reward:
     """The reward of a design with its default setting and seed 0 (`build_reward` for a job's)."""
     return get_design(name).function
@@ -820,7 +558,7 @@ _FORM_CANDIDATES = 8
 def _examples(category: str) -> tuple[tuple[dict, frozenset[str]], ...]:
     puzzle = CATEGORIES[category]
     states = (puzzle.sample(random.Random(seed))[0] for seed in range(_FORM_CANDIDATES))
-    return tuple((state, _facts(category, state)) for state in states)
+    return tuple((state, state_facts(category, state)) for state in states)
 
 
 def example_form(design: str, category: str, solution: dict) -> str:
@@ -834,14 +572,14 @@ def example_form(design: str, category: str, solution: dict) -> str:
     >>> form.count(" disk: "), form == "; ".join(CATEGORIES["think_dot"].facts(state))
     (8, False)
     """
-    abilities = {ABILITY[term] for term in get_design(design).weights if term in ABILITY}
+    abilities = {PERCEPTION_ABILITY[term] for term in get_design(design).weights if term in PERCEPTION_ABILITY}
     if category not in CATEGORIES:
         raise VisreasonError(f"format_prompt: unknown category {category!r}")
-    own = _facts(category, solution)
+    own = state_facts(category, solution)
     example = min(_examples(category), key=lambda pair: len(own & pair[1]))[0]
     puzzle = CATEGORIES[category]
     facts = "; ".join(puzzle.facts(example))
-    if "parse" in abilities and _has(puzzle, "parse") and puzzle.parse(facts) is None:
+    if "parse" in abilities and can_read(puzzle, "parse") and puzzle.parse(facts) is None:
         return puzzle.describe(example)
     return facts
 

@@ -24,12 +24,13 @@ from typing import NamedTuple
 import mlflow
 
 from visreason import VisreasonError
+from visreason.answers import is_integer, read_clock
 from visreason.config import REPO_ROOT
 from visreason.files import atomic_write_text, write_json
 from visreason.params import all_categories
 from visreason.puzzles import CATEGORIES
 from visreason.puzzles.base import PuzzleError
-from visreason.rewards import DESIGNS, check_categories, is_integer, read_clock, score_designs
+from visreason.rewards import DESIGNS, check_categories, score_designs
 from visreason.tracking import start_run
 
 DEFAULT_RELEASED = REPO_ROOT.parent / "shared" / "algopuzzlevqa"

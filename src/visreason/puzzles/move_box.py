@@ -210,7 +210,8 @@ def timesteps(grid: list[list[str]], path: list[tuple[int, int]], ids: dict) -> 
 
 class MoveBox(Puzzle):
     name = "move_box"
-    claim_pattern = r"(?<!\w)(?:row \d+:(?: \S(?!\S))+|(?:box|player|target) at row \d+, column \d+\b)"
+    # A row is its cells, one symbol each, up to whitespace, ";" or "," (facts may be listed inline).
+    claim_pattern = r"(?<!\w)(?:row \d+:(?: [^\s;,](?=[\s;,]|$))+|(?:box|player|target) at row \d+, column \d+\b)"
 
     def solve(self, solution: dict, question: str) -> str:
         if not isinstance(question, str) or "minimum number of pushes" not in normalize(question):
