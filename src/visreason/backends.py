@@ -20,8 +20,16 @@ from pathlib import Path
 import torch
 
 from visreason import VisreasonError
-from visreason.anthropic_client import AnthropicBackend, check_thinking_budget, unavailable_reason
-from visreason.generation import Backend, Request, Sampling, TransformersBackend, VLLMBackend
+from visreason.anthropic_client import AnthropicBackend, api_decoding, check_thinking_budget, unavailable_reason
+from visreason.generation import (
+    Backend,
+    Request,
+    Sampling,
+    TransformersBackend,
+    VLLMBackend,
+    transformers_decoding,
+    vllm_decoding,
+)
 from visreason.models import build_messages, image_resolution, load_processor, prompt_lengths, resolve_model_path
 from visreason.params import BACKENDS
 
@@ -98,6 +106,17 @@ def image_settings(model: str, params: dict) -> dict | None:
     """The image resolution a local model sees (`models.image_resolution`); None for an API model,
     which is sent the image file as it is."""
     return None if is_api_model(model) else image_resolution(params)
+
+
+def backend_decoding(model: str, sampling: Sampling, params: dict, backend: str, max_prompt_tokens=None) -> dict:
+    """The decoding settings the backend `load_backend` gives will apply (its `decoding`),
+    known without loading it."""
+    kind = backend_kind(model, backend)
+    if kind == AnthropicBackend.name:
+        return api_decoding(sampling, api_model(model, params)[1])
+    if kind == VLLMBackend.name:
+        return vllm_decoding(sampling) | {"max_model_len": max_prompt_tokens + sampling.max_new_tokens}
+    return transformers_decoding(sampling)
 
 
 def measure_prompts(model: str, requests: list[Request], params: dict) -> list[int] | None:

@@ -36,7 +36,15 @@ from pathlib import Path
 import mlflow
 
 from visreason import VisreasonError
-from visreason.backends import check_model, image_settings, load_backend, measure_prompts, model_label
+from visreason.backends import (
+    backend_decoding,
+    backend_kind,
+    check_model,
+    image_settings,
+    load_backend,
+    measure_prompts,
+    model_label,
+)
 from visreason.files import append_jsonl, dumps_json, progress, write_json, write_jsonl
 from visreason.generation import Generation, Request, Sampling, load_image
 from visreason.params import ANSWER_FORMATS, MODES, split_tag
@@ -457,7 +465,7 @@ def run_evaluate(
             load_image(request)  # a bad image fails now, naming its file, rather than mid-run
     sampling = Sampling(cfg["max_new_tokens"], cfg["temperature"], cfg["top_p"])
     measured = measure_prompts(model, requests, params)
-    gen = load_backend(model, sampling, params, backend, max(measured) if measured else None)
+    longest = max(measured) if measured else None
 
     settings = {
         "model": str(model),
@@ -474,8 +482,8 @@ def run_evaluate(
             "top_p": sampling.top_p,
             "seed": cfg["seed"],
         },
-        "backend": gen.name,
-        "decoding": gen.decoding,  # what the backend applies, every setting
+        "backend": backend_kind(model, backend),
+        "decoding": backend_decoding(model, sampling, params, backend, longest),  # every setting it applies
         "image_resolution": image_settings(model, params),
     }
     by_id = {r["id"]: r for r in records}
@@ -488,6 +496,7 @@ def run_evaluate(
         print(f"evaluate: resuming {out}: {len(done)} samples done, {len(pending)} to go", file=sys.stderr)
     if changed:
         print(f"evaluate: {changed} resumed samples were stored with another score: re-scored", file=sys.stderr)
+    gen = load_backend(model, sampling, params, backend, longest) if pending else None
 
     design, seed = split_tag(tag)
     tags = {"reward": design, "seed": "" if seed is None else seed, "mode": mode, "prompt": prompt}
