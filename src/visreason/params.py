@@ -17,7 +17,7 @@ from visreason.puzzles import CATEGORIES
 from visreason.rewards import DESIGNS
 
 # The values that settings and command options take, named once (the schema lists the same).
-MODES = ("image", "text", "image+caption")  # evaluation input: the image, the oracle description, both with a caption
+MODES = ("image", "text", "image+caption", "blank")  # image; oracle description; image and caption; blank image
 ANSWER_FORMATS = ("open", "multiple_choice")
 BACKENDS = ("auto", "transformers", "vllm")
 CAPTIONERS = ("oracle", "model")

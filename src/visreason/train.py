@@ -39,7 +39,6 @@ import mlflow
 import torch
 from accelerate import PartialState
 from peft import LoraConfig, PeftModel
-from PIL import Image
 from transformers import AutoModelForImageTextToText, TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 from trl import GRPOConfig, GRPOTrainer
@@ -48,7 +47,14 @@ from trl.trainer.utils import RepeatSampler
 from visreason import VisreasonError, tracking
 from visreason.config import deep_merge
 from visreason.files import atomic_dir, atomic_write_text, is_interactive, read_json, sha256_file, write_json
-from visreason.models import build_messages, load_processor, resolve_model_path, save_processor
+from visreason.models import (
+    build_messages,
+    image_resolution,
+    load_processor,
+    prompt_lengths,
+    resolve_model_path,
+    save_processor,
+)
 from visreason.records import load_records
 from visreason.rewards import completion_text, extract_answer, format_prompt, get_reward, reward_terms
 
@@ -130,18 +136,14 @@ def _load_dataset_records(data: Path) -> list[dict]:
 
 
 def _check_prompt_lengths(records, prompts, processor, max_len: int, data: Path) -> None:
-    """TRL 1.16 does not truncate prompts: reject any longer than max_prompt_length (text + image tokens)."""
-    ip = processor.image_processor
-    texts = processor.apply_chat_template(prompts, add_generation_prompt=True, tokenize=False)
-    lengths = [len(ids) for ids in processor.tokenizer(texts)["input_ids"]]
-    for rec, n_text in zip(records, lengths):
-        with Image.open(data / rec["image"]) as im:  # reads the header only
-            width, height = im.size
-        # the one <|image_pad|> placeholder expands to one token per merged patch
-        n = n_text - 1 + ip.get_number_of_image_patches(height, width, {}) // ip.merge_size**2
+    """TRL 1.16 does not truncate prompts: reject any longer than max_prompt_length (text + image
+    tokens, at the processor's image resolution: params `model.min_pixels`/`model.max_pixels`)."""
+    lengths = prompt_lengths(processor, prompts, [data / r["image"] for r in records])
+    for rec, n in zip(records, lengths):
         if n > max_len:
             raise VisreasonError(
-                f"dataset record {rec['id']}: prompt of {n} tokens exceeds train.max_prompt_length {max_len}"
+                f"dataset record {rec['id']}: prompt of {n} tokens exceeds train.max_prompt_length {max_len} "
+                f"(images at most model.max_pixels {processor.image_processor.size['longest_edge']} pixels)"
             )
 
 
@@ -348,9 +350,12 @@ def run_train(
         print(f"visreason train: {out} is already trained ({previous['steps']} steps); nothing to do")
         return previous
 
-    processor = load_processor(source)
+    processor = load_processor(source, **image_resolution(params))
     # Open-ended, as in the study: the prompt holds the question, not the options.
-    messages = [build_messages(format_prompt(reward, r["question"]), with_image=True) for r in records]
+    messages = [
+        build_messages(format_prompt(reward, r["question"], category=r["category"], solution=r["solution"]), True)
+        for r in records
+    ]
     _check_prompt_lengths(records, messages, processor, cfg["max_prompt_length"], data)
 
     # ---- everything above is validation; compute starts here
