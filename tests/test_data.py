@@ -28,13 +28,13 @@ from visreason.data import (
     train_counts,
     verify_dataset,
 )
-from visreason.params import load_params
+from visreason.params import all_categories, load_params
 from visreason.puzzles import CATEGORIES
 from visreason.puzzles.base import Puzzle
-from visreason.records import RECORD_FIELDS, load_records, state_key
+from visreason.records import RECORD_FIELDS, identity, load_records
 from visreason.released import huggingface_rows
 
-NINE = list(CATEGORIES)
+STUDY9 = all_categories(load_params())
 
 
 class Toy(Puzzle):
@@ -53,6 +53,9 @@ class Toy(Puzzle):
 
     def describe(self, solution):
         return f"n = {solution['n']}"
+
+    def start_state(self, solution):
+        return solution["n"]
 
     def facts(self, solution):
         return [f"n = {solution['n']}"]
@@ -89,10 +92,9 @@ def toy(monkeypatch):
     return CATEGORIES["toy"]
 
 
-def test_stable_seed_and_state_key():
+def test_stable_seed():
     assert stable_seed(0, "train", "clock", 1) == stable_seed(0, "train", "clock", 1)
     assert stable_seed(0, "train", "clock", 1) != stable_seed(0, "eval", "clock", 1)
-    assert state_key("clock", {"b": 1, "a": 2}) == state_key("clock", {"a": 2, "b": 1})
 
 
 def test_acceptance_caps_frequent_answers_and_leaves_flat_ones():
@@ -148,8 +150,8 @@ def test_dedupe_within_split_and_against_exclude(toy, tmp_path):
     params["data"]["eval"]["per_category"] = 6
     eval_manifest = build_dataset(params, "eval", tmp_path / "eval")
     train_manifest = build_dataset(params, "train", tmp_path / "train", exclude=tmp_path / "eval")
-    held_out = {state_key(r["category"], r["solution"]) for r in load_records(tmp_path / "eval")}
-    train = [state_key(r["category"], r["solution"]) for r in load_records(tmp_path / "train")]
+    held_out = {identity(r["category"], r["solution"], r["question"]) for r in load_records(tmp_path / "eval")}
+    train = [identity(r["category"], r["solution"], r["question"]) for r in load_records(tmp_path / "train")]
     assert len(set(train)) == len(train) == 12 and not held_out & set(train)
     assert eval_manifest["balance"]["toy"]["redraws"] + train_manifest["balance"]["toy"]["redraws"] > 0
     assert train_manifest["excluded"]["records"] == 6
@@ -185,21 +187,21 @@ def test_presets():
 def test_smoke_sets_build_verify_and_preview(tmp_path):
     params = params_for()
     eval_manifest = build_dataset(params, "eval", tmp_path / "eval")
-    assert eval_manifest["counts"] == {c: params["data"]["eval"]["per_category"] for c in NINE}
+    assert eval_manifest["counts"] == {c: params["data"]["eval"]["per_category"] for c in STUDY9}
     manifest = build_dataset(params, "train", tmp_path / "train", exclude=tmp_path / "eval")
     assert manifest["counts"] == train_counts(params)
     for split in ("eval", "train"):
         verify_dataset(tmp_path / split)
     sheet = preview(tmp_path / "eval", tmp_path / "sheet.png", per_category=2)
     with Image.open(sheet) as img:
-        assert img.format == "PNG" and img.height > 9 * 64
+        assert img.format == "PNG" and img.height > len(STUDY9) * 64
 
 
 def test_local_released_folder_converts_all_900(shared_data, tmp_path):
     params = params_for()
     params["data"]["eval"].update(source="local", local_path=str(shared_data))
     manifest = build_dataset(params, "eval", tmp_path / "eval")
-    assert manifest["counts"] == {c: 100 for c in NINE} and manifest["source"] == "local"
+    assert manifest["counts"] == {c: 100 for c in STUDY9} and manifest["source"] == "local"
     records = load_records(tmp_path / "eval")
     first = records[0]
     assert first["id"] == "clock-0000" and first["source"] == "algopuzzlevqa" and first["description"]

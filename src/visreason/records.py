@@ -34,9 +34,35 @@ SPLITS = ("train", "eval")
 RECORDS, MANIFEST = "records.jsonl", "manifest.json"
 
 
-def state_key(category: str, solution: dict) -> str:
-    """The identity of a puzzle state: its category and the canonical JSON of its solution."""
-    return category + ":" + json.dumps(solution, sort_keys=True, separators=(",", ":"))
+def identity(category: str, solution: dict, question: str) -> str:
+    """The puzzle's identity: its category, the start state its image shows and what the question
+    asks (`Puzzle.identity`), never the fields derived from them (a solver may derive another,
+    equally short path). Datasets deduplicate on it, and a training set shares none with the set
+    it excludes."""
+    return CATEGORIES[category].identity(solution, question)
+
+
+def check_built(items: Iterable[tuple[dict, str]]) -> None:
+    """Verify what a build made. `items` are (record, where), `where` naming the record (its file
+    and line, or its id); raise VisreasonError naming the first record whose id or identity repeats
+    an earlier record's, or whose answer its category's solver contradicts."""
+    ids: dict[str, str] = {}
+    puzzles: dict[str, str] = {}
+    for rec, where in items:
+        if rec["id"] in ids:
+            raise VisreasonError(f"{where}: duplicate id '{rec['id']}' (first: {ids[rec['id']]})")
+        ids[rec["id"]] = where
+        puzzle = CATEGORIES[rec["category"]]
+        try:
+            key = puzzle.identity(rec["solution"], rec["question"])
+            solved = puzzle.solve(rec["solution"], rec["question"])
+        except (VisreasonError, KeyError, TypeError, ValueError, IndexError, NotImplementedError) as err:
+            raise VisreasonError(f"{where}: cannot check the record: {err}") from None
+        if key in puzzles:
+            raise VisreasonError(f"{where}: the same puzzle (start state and question) as {puzzles[key]}")
+        puzzles[key] = where
+        if solved != rec["answer"]:
+            raise VisreasonError(f"{where}: the answer is {rec['answer']!r}, but the solver gives {solved!r}")
 
 
 def check_fields(rec: Any, fields: Iterable[str], where: str) -> None:
@@ -75,7 +101,7 @@ def load_records(data_dir: str | Path, check_images: bool = True) -> list[dict]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as err:
         raise VisreasonError(f"cannot read {path}: {err.strerror}") from None
-    records, ids = [], set()
+    records, first_line = [], {}
     for n, line in enumerate(lines, 1):
         where = f"{path} line {n}"
         try:
@@ -89,9 +115,9 @@ def load_records(data_dir: str | Path, check_images: bool = True) -> list[dict]:
             raise VisreasonError(f"{where}: unknown category '{rec['category']}' (valid: {', '.join(CATEGORIES)})")
         if not isinstance(rec["solution"], dict):
             raise VisreasonError(f"{where}: field 'solution' must be an object")
-        if rec["id"] in ids:
-            raise VisreasonError(f"{where}: duplicate id '{rec['id']}'")
-        ids.add(rec["id"])
+        if rec["id"] in first_line:
+            raise VisreasonError(f"{where}: duplicate id '{rec['id']}' (first at line {first_line[rec['id']]})")
+        first_line[rec["id"]] = n
         image = Path(rec["image"])
         if image.is_absolute() or ".." in image.parts:
             raise VisreasonError(
@@ -111,5 +137,23 @@ def _check_image_file(path: Path, where: str) -> None:
     try:
         with Image.open(path) as img:
             img.verify()
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
-        raise VisreasonError(f"{where}: corrupt image {path}: {err}") from None
+    except IMAGE_ERRORS as err:
+        raise VisreasonError(f"{where}: corrupt image {path}: {image_problem(err)}") from None
+
+
+IMAGE_ERRORS = (OSError, UnidentifiedImageError, SyntaxError, ValueError)  # what Pillow raises on bad bytes
+
+
+def image_problem(err: Exception) -> str:
+    """Pillow's complaint about an image, without the in-memory buffer it may name instead of the file.
+
+    >>> import io
+    >>> try:
+    ...     Image.open(io.BytesIO(b"not an image"))
+    ... except UnidentifiedImageError as err:
+    ...     image_problem(err)
+    'not an image format Pillow reads'
+    """
+    if isinstance(err, UnidentifiedImageError):
+        return "not an image format Pillow reads"
+    return str(err) or type(err).__name__
