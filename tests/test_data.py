@@ -31,7 +31,7 @@ from visreason.data import (
 from visreason.params import all_categories, load_params
 from visreason.puzzles import CATEGORIES
 from visreason.puzzles.base import Puzzle
-from visreason.records import RECORD_FIELDS, identity, load_records
+from visreason.records import RECORD_FIELDS, load_records
 from visreason.released import huggingface_rows
 
 STUDY9 = all_categories(load_params())
@@ -65,6 +65,14 @@ class Toy(Puzzle):
 
     def options(self, answer, solution, rng):
         return ["a", "b"]
+
+
+class PathToy(Toy):
+    """A toy whose `path` is derived, as a solver's path is: one start state `n` may come with
+    either of two equally good paths."""
+
+    def sample(self, rng):
+        return {"n": rng.randrange(self.states), "path": rng.choice([[0, 1], [1, 0]])}, "Is n small?"
 
 
 class Crash(Toy):
@@ -144,15 +152,17 @@ def test_balancing_flattens_a_skewed_category(toy, tmp_path):
     assert 85 <= balanced["a"] <= 115  # about 50%
 
 
-def test_dedupe_within_split_and_against_exclude(toy, tmp_path):
+def test_dedupe_within_split_and_against_exclude(monkeypatch, tmp_path):
+    monkeypatch.setitem(CATEGORIES, "toy", PathToy())
     params = params_for({"toy": 12})
     params["categories"] = {"in_domain": ["toy"], "out_of_domain": []}
     params["data"]["eval"]["per_category"] = 6
     eval_manifest = build_dataset(params, "eval", tmp_path / "eval")
     train_manifest = build_dataset(params, "train", tmp_path / "train", exclude=tmp_path / "eval")
-    held_out = {identity(r["category"], r["solution"], r["question"]) for r in load_records(tmp_path / "eval")}
-    train = [identity(r["category"], r["solution"], r["question"]) for r in load_records(tmp_path / "train")]
-    assert len(set(train)) == len(train) == 12 and not held_out & set(train)
+    held_out = {r["solution"]["n"] for r in load_records(tmp_path / "eval")}
+    train = [r["solution"]["n"] for r in load_records(tmp_path / "train")]
+    assert len(set(train)) == len(train) == 12 and not held_out & set(train)  # start states, whatever their paths
+    assert len(held_out) == 6
     assert eval_manifest["balance"]["toy"]["redraws"] + train_manifest["balance"]["toy"]["redraws"] > 0
     assert train_manifest["excluded"]["records"] == 6
 
@@ -343,7 +353,7 @@ def _write_params(tmp_path: Path, edit) -> Path:
         (lambda p: p["data"]["train"]["presets"]["smoke"].update(clock=-2), r"data\.train\.presets\.smoke\.clock"),
         (lambda p: p["data"]["eval"].update(per_category=0), r"data\.eval\.per_category"),
         (lambda p: p["data"]["train"]["presets"]["smoke"].update(chess=4), r"data\.train\.presets\.smoke\.chess"),
-        (lambda p: p["categories"]["out_of_domain"].append("chess"), r"categories\.out_of_domain.*chess"),
+        (lambda p: p["categories"]["sets"]["study9"].append("chess"), r"categories\.sets\.study9.*chess"),
     ],
 )
 def test_cli_bad_params_is_one_line_naming_the_key(tmp_path, capsys, edit, message):
@@ -435,3 +445,41 @@ def test_encode_png_is_lossless_and_stable():
     with Image.open(io.BytesIO(data)) as decoded:
         assert decoded.format == "PNG" and decoded.mode == "RGB" and decoded.tobytes() == image.tobytes()
     assert encode_png(image, 1) == data
+
+
+# --------------------------------------------------------------------------- the study's protocol
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    type(CATEGORIES["move_box"]).start_state is Puzzle.start_state, reason="runs once move_box implements start_state"
+)
+def test_a_paper_scale_move_box_build_holds_no_released_start_state(shared_data, tmp_path):
+    """2,000 Move Box training puzzles at paper scale (seed 0, no balancing), built with --exclude of
+    the released evaluation set, share no start state with its 100 Move Box puzzles: the exclusion
+    compares start states, not the push path a solver derives (ours may pick another shortest one).
+    Images are small: the states drawn do not depend on their size."""
+    params = load_params(scale="paper")
+    params["data"]["eval"].update(source="local", local_path=str(shared_data))
+    params["data"]["image_size"] = 64
+    params["data"]["train"]["presets"]["move_box-2k"] = {"move_box": 2000}
+    params["data"]["train"]["preset"] = "move_box-2k"
+    build_dataset(params, "eval", tmp_path / "eval")
+    manifest = build_dataset(params, "train", tmp_path / "train", exclude=tmp_path / "eval")
+    move_box = CATEGORIES["move_box"]
+
+    def start_states(folder):
+        return [
+            json.dumps(move_box.start_state(r["solution"]), sort_keys=True)
+            for r in load_records(folder, check_images=False)
+            if r["category"] == "move_box"
+        ]
+
+    released, train = set(start_states(tmp_path / "eval")), start_states(tmp_path / "train")
+    assert len(released) == 100 and len(train) == len(set(train)) == 2000
+    assert not released & set(train)
+    assert manifest["excluded"]["records"] == 900 and manifest["params"]["balance"]["acceptance"] == 1
+    # the exclusion did work: drawn without it, the same build holds released start states
+    unexcluded = build_dataset(params, "train", tmp_path / "unexcluded")
+    assert unexcluded["balance"]["move_box"]["redraws"] < manifest["balance"]["move_box"]["redraws"]
+    assert released & set(start_states(tmp_path / "unexcluded"))

@@ -75,6 +75,7 @@ from visreason.files import (
     read_json,
     sha256_bytes,
     sha256_file,
+    write_bytes,
     write_json,
     write_jsonl,
 )
@@ -241,7 +242,7 @@ def _render_task(task) -> list[str]:
     hashes = []
     for rel, solution in items:
         data = encode_png(puzzle.render(solution, size), compress_level)
-        (Path(root) / rel).write_bytes(data)
+        write_bytes(Path(root) / rel, data)
         hashes.append(sha256_bytes(data))
     return hashes
 
@@ -329,6 +330,8 @@ def generate(
                     **state,
                 }
             )
+        # Verified as written (JSON), as every later stage will read them, before any rendering.
+        check_built((json.loads(json.dumps(r)), f"generated record {r['id']}") for r in records)
         for c in puzzles:
             (out / "images" / c).mkdir(parents=True, exist_ok=True)
         tasks = [
@@ -345,8 +348,6 @@ def generate(
         hashes = list(
             progress(chain.from_iterable(pmap(_render_task, tasks)), f"render {split} images", total=len(records))
         )
-    # Read back as written (JSON), as every later stage will read them.
-    check_built((json.loads(json.dumps(r)), f"generated record {r['id']}") for r in records)
     stats = {
         c: {
             "pilot_answers": dict(pilot),  # the natural answer distribution that balancing flattened
@@ -401,6 +402,7 @@ def build_dataset(params: dict, split: str, out: str | Path, exclude: str | Path
         records = load_records(exclude, check_images=False)
         excluded = {identity(r["category"], r["solution"], r["question"]): r["id"] for r in records}
         extra["excluded"] = {"records": len(records), "manifest_sha256": sha256_file(Path(exclude) / MANIFEST)}
+    tmp = None
     try:
         with atomic_dir(out) as tmp:
             if source == "generated":
@@ -414,10 +416,14 @@ def build_dataset(params: dict, split: str, out: str | Path, exclude: str | Path
             write_json(tmp / MANIFEST, manifest)
     except OSError as err:
         # A full disk, a read-only folder, an unreadable source file: atomic_dir has removed
-        # the temporary folder already, and `out` is as it was.
-        where = f": {err.filename}" if err.filename else ""
+        # the temporary folder already, and `out` is as it was. A file being written is named
+        # by its place in `out`, the temporary folder being gone.
+        name = str(err.filename or "")
+        if tmp is not None and name.startswith(str(tmp)):
+            name = str(Path(out) / Path(name).relative_to(tmp))
         raise VisreasonError(
-            f"data: building {out} failed, nothing written: {err.strerror or type(err).__name__}{where}"
+            f"data: building {out} failed, nothing written: {err.strerror or type(err).__name__}"
+            + (f": {name}" if name else "")
         ) from None
     return manifest
 

@@ -39,7 +39,10 @@ def identity(category: str, solution: dict, question: str) -> str:
     asks (`Puzzle.identity`), never the fields derived from them (a solver may derive another,
     equally short path). Datasets deduplicate on it, and a training set shares none with the set
     it excludes."""
-    return CATEGORIES[category].identity(solution, question)
+    try:
+        return CATEGORIES[category].identity(solution, question)
+    except NotImplementedError as err:  # a category module without start_state
+        raise VisreasonError(f"{err}, so its puzzles cannot be told apart") from None
 
 
 def check_built(items: Iterable[tuple[dict, str]]) -> None:
@@ -52,11 +55,10 @@ def check_built(items: Iterable[tuple[dict, str]]) -> None:
         if rec["id"] in ids:
             raise VisreasonError(f"{where}: duplicate id '{rec['id']}' (first: {ids[rec['id']]})")
         ids[rec["id"]] = where
-        puzzle = CATEGORIES[rec["category"]]
         try:
-            key = puzzle.identity(rec["solution"], rec["question"])
-            solved = puzzle.solve(rec["solution"], rec["question"])
-        except (VisreasonError, KeyError, TypeError, ValueError, IndexError, NotImplementedError) as err:
+            key = identity(rec["category"], rec["solution"], rec["question"])
+            solved = CATEGORIES[rec["category"]].solve(rec["solution"], rec["question"])
+        except (VisreasonError, KeyError, TypeError, ValueError, IndexError) as err:
             raise VisreasonError(f"{where}: cannot check the record: {err}") from None
         if key in puzzles:
             raise VisreasonError(f"{where}: the same puzzle (start state and question) as {puzzles[key]}")

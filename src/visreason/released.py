@@ -25,7 +25,7 @@ from typing import Any
 from PIL import Image
 
 from visreason import VisreasonError
-from visreason.files import sha256_bytes
+from visreason.files import sha256_bytes, write_bytes
 from visreason.puzzles import CATEGORIES
 from visreason.records import IMAGE_ERRORS, check_built, check_fields, image_problem
 
@@ -143,7 +143,7 @@ def convert(rows: Iterable[tuple[str, str, Any, Any]], out: Path, split: str) ->
             raise VisreasonError(f"{where}: cannot describe its solution: {err}") from None
         rel = f"images/{category}/{rid}{ext}"
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        (out / rel).write_bytes(data)
+        write_bytes(out / rel, data)
         files[rel] = sha256_bytes(data)
         records.append(
             {
