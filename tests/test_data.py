@@ -113,6 +113,10 @@ def test_acceptance_caps_frequent_answers_and_leaves_flat_ones():
     even = acceptance(Counter({"1": 90, "2": 110}), 200, rate=0.25)
     assert even == {"1": 1.0, "2": pytest.approx(90 / 110)}  # nearly flat: rejects only what it must
     assert acceptance(Counter({"a": 320, "b": 80}), 400, rate=1.0) == {"a": 1.0, "b": 1.0}
+    # rate 1 (the paper scale) keeps every draw even where the frequencies sum to just under 1
+    uneven = Counter({"a": 17, "b": 19, "c": 60, "d": 38, "e": 110, "f": 70, "g": 23, "h": 63})
+    assert sum(n / 400 for n in sorted(uneven.values())) < 1
+    assert set(acceptance(uneven, 400, rate=1.0).values()) == {1.0}
 
 
 def test_generated_build_is_byte_identical_across_runs_and_workers(tmp_path):

@@ -164,6 +164,9 @@ def acceptance(pilot: Counter, pilot_size: int, rate: float) -> dict[str, float]
     {'1': 0.5, '2': 1.0, '3': 1.0}
     >>> acceptance(Counter({"a": 320, "b": 80}), 400, rate=0.25)  # 50/50, keeping 40% of draws
     {'a': 0.25, 'b': 1.0}
+    >>> set(acceptance(Counter({"a": 17, "b": 19, "c": 60, "d": 38, "e": 110, "f": 70, "g": 23, "h": 63}), 400,
+    ...                rate=1.0).values())  # balancing off: the frequencies sum to 1 - 1e-16 in floating point
+    {1.0}
     """
     freqs = sorted(n / pilot_size for n in pilot.values())
     below = 0.0  # mass of the answers that stay under the cap
@@ -172,6 +175,8 @@ def acceptance(pilot: Counter, pilot_size: int, rate: float) -> dict[str, float]
             cap = (rate - below) / (len(freqs) - i)
             break
         below += f
+    else:  # the rate is the whole mass (rounding kept the sum below it): keep every draw
+        cap = freqs[-1]
     cap = max(cap, freqs[0], TRUSTED_COUNT / pilot_size)
     return {a: min(1.0, cap * pilot_size / n) for a, n in pilot.items()}
 
