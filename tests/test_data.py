@@ -320,6 +320,20 @@ def test_bad_local_dataset(released, tmp_path, breakage, message):
     assert not out.exists() or list(out.iterdir()) == []  # nothing half-written
 
 
+def test_a_released_build_sharing_puzzles_with_the_excluded_set_is_refused(released, tmp_path):
+    _build_local(released, tmp_path / "first")
+    params = params_for()
+    params["categories"] = {"in_domain": ["clock"], "out_of_domain": []}
+    params["data"]["eval"].update(source="local", local_path=str(released))
+    with pytest.raises(
+        VisreasonError,
+        match=r"^data: 2 local record\(s\) are puzzles of the --exclude dataset, the first clock-0000 "
+        r"\(the same start state and question as its record clock-0000\)$",
+    ):
+        build_dataset(params, "eval", tmp_path / "second", exclude=tmp_path / "first")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first", "released"]
+
+
 def test_missing_category_file(released, tmp_path):
     params = params_for()
     params["categories"] = {"in_domain": ["clock", "maze"], "out_of_domain": []}

@@ -1,9 +1,12 @@
-"""The record contract between stages: a puzzle record's fields, their checks, and loading.
+"""The record contract between stages: a puzzle record's fields, their checks, loading, and
+the puzzle identity.
 
 A record is AlgoPuzzleVQA-compatible (`image`, `question`, `options`, `answer`,
 `solution`) plus `id`, `category`, `description`, `source` and `split`. Generated
 and released records are interchangeable. A dataset folder holds `records.jsonl`,
-the images it names, and `manifest.json`, written last.
+the images it names, and `manifest.json`, written last. Two records are one puzzle
+when they share an `identity` (start state and question); a build refuses that, a
+repeated id, and an answer the solver contradicts (`check_built`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ RECORD_FIELDS = (
 )
 SPLITS = ("train", "eval")
 RECORDS, MANIFEST = "records.jsonl", "manifest.json"
+IMAGE_ERRORS = (OSError, UnidentifiedImageError, SyntaxError, ValueError)  # what Pillow raises on bad bytes
 
 
 def identity(category: str, solution: dict, question: str) -> str:
@@ -141,9 +145,6 @@ def _check_image_file(path: Path, where: str) -> None:
             img.verify()
     except IMAGE_ERRORS as err:
         raise VisreasonError(f"{where}: corrupt image {path}: {image_problem(err)}") from None
-
-
-IMAGE_ERRORS = (OSError, UnidentifiedImageError, SyntaxError, ValueError)  # what Pillow raises on bad bytes
 
 
 def image_problem(err: Exception) -> str:

@@ -11,6 +11,8 @@ with the local path that the tests exercise:
 `convert` gives ids `<category>-<index:04d>` in file order, computes `description` with
 the category's `describe`, and copies each image byte for byte (JPEG stays JPEG: no
 re-encoding loss, and the dataset no longer depends on the source folder or Hub cache).
+An image path must stay inside the folder. What it converts is verified as a generated
+build is (`records.check_built`): one puzzle, one record, and answers the solvers agree with.
 """
 
 from __future__ import annotations
@@ -124,7 +126,8 @@ def convert(rows: Iterable[tuple[str, str, Any, Any]], out: Path, split: str) ->
     """Released records -> our records in `out`, ids `<category>-<index:04d>`, images copied.
 
     Each row is (category, where, raw record, image path or bytes); a bad row raises
-    VisreasonError naming `where` (file and line, or Hub row) and the field.
+    VisreasonError naming `where` (file and line, or Hub row) and the field, as does a
+    record that repeats an earlier puzzle or whose answer its solver contradicts.
     """
     records, files, index, wheres = [], {}, Counter(), []
     for category, where, raw, image in rows:
