@@ -245,3 +245,10 @@ def test_yaml_merge_keys_are_not_duplicates(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text("x: &a\n  y: 1\nz:\n  <<: *a\n  y: 2\n")
     assert read_yaml(path) == {"x": {"y": 1}, "z": {"y": 2}}
+
+
+def test_an_alias_to_its_own_anchor_is_one_line(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("a: &x [1, *x]\n")
+    with pytest.raises(VisreasonError, match=r"p.yaml: 'a.1': an alias refers to its own anchor$"):
+        read_yaml(path)

@@ -75,16 +75,21 @@ def read_yaml(path: str | Path) -> Any:
         loader.dispose()
 
 
-def check_duplicate_keys(node: yaml.Node, source: str, path: tuple = ()) -> None:
-    """Raise VisreasonError naming the first key that a YAML mapping repeats, and both its lines.
+def check_duplicate_keys(node: yaml.Node, source: str, path: tuple = (), ancestors: tuple = ()) -> None:
+    """Raise VisreasonError naming the first key that a YAML mapping repeats, and both its lines,
+    or an alias that refers to its own anchor (a structure that contains itself).
 
-    PyYAML keeps the last value silently, so `scale: paper` appended to a file would win.
+    PyYAML keeps the last value of a repeated key silently, so `scale: paper` appended to a
+    file would win.
 
     >>> check_duplicate_keys(yaml.compose("a:\\n  b: 1\\n  c: 2\\n  b: 3\\n"), "p.yaml")
     Traceback (most recent call last):
     ...
     visreason.VisreasonError: p.yaml: duplicate key 'a.b' at lines 2 and 4
     """
+    if id(node) in ancestors:
+        raise VisreasonError(f"{source}: '{_key_path(path)}': an alias refers to its own anchor")
+    ancestors = (*ancestors, id(node))
     if isinstance(node, yaml.MappingNode):
         first_line: dict[tuple[str, str], int] = {}
         for key, value in node.value:
@@ -97,10 +102,10 @@ def check_duplicate_keys(node: yaml.Node, source: str, path: tuple = ()) -> None
                         f"{first_line[key.tag, name]} and {line}"
                     )
                 first_line[key.tag, name] = line
-            check_duplicate_keys(value, source, (*path, name if name is not None else "?"))
+            check_duplicate_keys(value, source, (*path, name if name is not None else "?"), ancestors)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            check_duplicate_keys(item, source, (*path, i))
+            check_duplicate_keys(item, source, (*path, i), ancestors)
 
 
 def _complete(schema: Any) -> Any:
