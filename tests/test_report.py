@@ -23,7 +23,7 @@ from visreason import VisreasonError
 from visreason.files import sha256_file
 from visreason.params import load_params
 from visreason.report import build_report, cell
-from visreason.report_inputs import Est, window
+from visreason.report_inputs import CategorySet, Est, window
 from visreason.stats import wilson, window_rise
 
 CATS = [
@@ -458,3 +458,27 @@ def test_cli_writes_the_report_and_logs_an_mlflow_run_in_percent(results, tmp_pa
         "report/report.md",
         "report/image_vs_text.png",
     }
+
+
+def test_the_tables_follow_the_chosen_category_set(results, tmp_path):
+    params = load_params()
+    params["categories"] = {"in_domain": ["clock", "maze"], "out_of_domain": ["water_jugs", "board_tile"]}
+    build_report(results, tmp_path / "r", params)
+    md = (tmp_path / "r/report.md").read_text()
+    assert "**category set** `custom`: in-domain clock, maze; out-of-domain water_jugs, board_tile" in md
+    acc = section(md, "Accuracy per design and category")
+    assert "**Not evaluated: board_tile**" in acc and "outside the `custom` set, so in no table: checker_move†, move_box," in acc
+    assert "This run's set is `custom`: compare the study's means with our study9 columns only." in md
+    header = row(acc, "category")
+    assert row(acc, "board_tile")[header.index("`base`")] == "–"
+    # The means cover the evaluated categories of the set: base is right on 1 in 10 of each.
+    assert dict(zip(header, row(acc, "**out-of-domain mean**")))["`base`"] == Est(0.1, *wilson(1, 10), 10).text()
+
+
+def test_category_set_names():
+    params = load_params()
+    assert CategorySet.from_params(params).name == "study9"
+    params["categories"] = {**params["categories"], "set": "all18"}
+    assert CategorySet.from_params(params).name == "all18"
+    params["categories"] = {"in_domain": ["clock"], "out_of_domain": ["maze"]}
+    assert CategorySet.from_params(params).name == "custom"

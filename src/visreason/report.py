@@ -144,10 +144,14 @@ def scope_section(inputs: Inputs) -> str:
         f"{f', seeds {seeds}' if seeds else ''}; **input modes** {', '.join(inputs.modes)}.",
     ]
     if model == "tiny":
+        learnable = (
+            f"accuracy on the probe categories ({_join(probes)})"
+            if probes
+            else "and, with no probe category in this set, accuracy only as a plumbing check"
+        )
         lines.append(
             "- **What this run can show:** a tiny model on CPU shows whether each reward design moves what it "
-            "pays for (reward, tag structure, length, accuracy on "
-            f"{_join(probes) if probes else 'the categories it can learn'}) against the base and the random arm. "
+            f"pays for (reward, tag structure, length, {learnable}) against the base and the random arm. "
             "**What it cannot show:** the study's 7B numbers; and it cannot solve the real AlgoPuzzleVQA "
             f"categories ({_join(real) or 'none in this set'}), which it runs as plumbing checks only."
         )
@@ -179,7 +183,7 @@ def moved_section(inputs: Inputs) -> str:
     ind = cats.in_domain
     header = [
         "reward rise",
-        "zero-spread groups",
+        "zero-spread groups (%)",
         "Δ accuracy vs base",
         f"Δ accuracy vs `{RANDOM}`",
         "blank-image accuracy",
@@ -334,8 +338,13 @@ def accuracy_section(inputs: Inputs, base_lines: dict | None) -> str:
         )
     else:
         text += "(No data/eval/records.jsonl under the results: chance and majority baselines are not computed.) "
-    text += "† our guess for a category the study never names.\n\n"
-    return text + _n_table(["category"], [*extra, *names], rows)
+    text += "† our guess for a category the study never names."
+    evaluated = {s["category"] for g in models for e in g.runs["image"] for s in e.samples.values()}
+    if missing := [c for c in cats.all if c not in evaluated]:
+        text += f" **Not evaluated: {_join(missing)}**: their rows are empty and the means cover the others."
+    if outside := sorted(evaluated - set(cats.all)):
+        text += f" Evaluated but outside the `{cats.name}` set, so in no table: {_join(outside)}."
+    return text + "\n\n" + _n_table(["category"], [*extra, *names], rows)
 
 
 def paired_section(inputs: Inputs) -> str:

@@ -74,9 +74,12 @@ class Evaluation:
 
 def _read(path: Path) -> dict:
     try:
-        return read_json(path)
+        obj = read_json(path)
     except json.JSONDecodeError as err:
         raise VisreasonError(f"{path}: invalid JSON ({err.msg}, line {err.lineno})") from None
+    if not isinstance(obj, dict):
+        raise VisreasonError(f"{path}: expected a JSON object")
+    return obj
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -109,7 +112,12 @@ def _samples(folder: Path, metrics: dict) -> dict[str, dict]:
         if s["id"] in out:
             raise VisreasonError(f"{path}:{lineno}: puzzle '{s['id']}' appears twice")
         out[s["id"]] = s
-    for cat, entry in metrics["accuracy"]["per_category"].items():
+    per_cat = metrics["accuracy"]["per_category"]
+    if set(per_cat) != {s["category"] for s in out.values()}:
+        raise VisreasonError(
+            f"{folder}: metrics.json and samples.jsonl hold different categories (stale or mixed files)"
+        )
+    for cat, entry in per_cat.items():
         got = [int(s["correct"]) for s in out.values() if s["category"] == cat]
         if (entry.get("correct", sum(got)), entry.get("n", len(got))) != (sum(got), len(got)):
             raise VisreasonError(
@@ -189,7 +197,9 @@ def load_eval_records(results: Path) -> dict[str, dict] | None:
     for lineno, r in enumerate(read_jsonl(path), 1):
         if not (isinstance(r.get("options"), list) and r["options"] and isinstance(r.get("answer"), str)):
             raise VisreasonError(f"{path}:{lineno}: a record needs 'options' (a list) and 'answer' (a string)")
-        out[r.get("id")] = r
+        if not isinstance(r.get("id"), str) or r["id"] in out:
+            raise VisreasonError(f"{path}:{lineno}: 'id' missing, not a string, or repeated")
+        out[r["id"]] = r
     return out
 
 
