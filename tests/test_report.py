@@ -169,6 +169,12 @@ def make_results(root: Path) -> Path:
     write(ckpts / "checkpoint-20/trainer_state.json", {"log_history": history(lambda s: 0.1 * (s % 2))})
     write(ckpts / "checkpoint-9/trainer_state.json", {"log_history": history(lambda s: 0.0, steps=9)})
     write(root / "captions/eval/model/summary.json", {"fidelity": {"per_category": {"clock": _fid(1, 4, 1, 2)}}})
+    warmup = {
+        "recipe": {"steps": 200, "label_accuracy": 0.7, "forms": {"answer": 0.4, "think": 0.6}},
+        "start": {"mixture": {"accuracy": 0.2188, "full_structure": 0.0, "any_tag": 0.875, "n": 64}},
+        "warnings": ["probe answers shorter than the tags: cannot learn the format"],
+    }
+    write(root / "model/tiny/visreason_model.json", {"seed": 0, "warmup": warmup})
     return root
 
 
@@ -230,6 +236,12 @@ def test_the_top_says_what_the_run_is_before_any_table(report):
     assert md.index("**NO UPDATE: `vanilla` seed 0") < md.index("## What this run is")
     assert "grad_norm 0 at all 20 logged steps" in md and "frac_reward_zero_std 1 at all 20 steps" in md
     assert "NO UPDATE: `mixture`" not in md
+    assert md.index("**WARM-UP: probe answers shorter than the tags") < md.index("## What this run is")
+    assert (
+        "**Base model warm-up** (a stand-in for pretraining, not SFT): recipe steps 200; label_accuracy 0.7; forms "
+        '{"answer": 0.4, "think": 0.6}. It starts from `mixture` prompt: accuracy 21.9%, full structure 0.0%, '
+        "any tag 87.5% (n=64)." in top
+    )
 
 
 def test_what_each_design_moved(report):
@@ -467,7 +479,10 @@ def test_the_tables_follow_the_chosen_category_set(results, tmp_path):
     md = (tmp_path / "r/report.md").read_text()
     assert "**category set** `custom`: in-domain clock, maze; out-of-domain water_jugs, board_tile" in md
     acc = section(md, "Accuracy per design and category")
-    assert "**Not evaluated: board_tile**" in acc and "outside the `custom` set, so in no table: checker_move†, move_box," in acc
+    assert (
+        "**Not evaluated: board_tile**" in acc
+        and "outside the `custom` set, so in no table: checker_move†, move_box," in acc
+    )
     assert "This run's set is `custom`: compare the study's means with our study9 columns only." in md
     header = row(acc, "category")
     assert row(acc, "board_tile")[header.index("`base`")] == "–"

@@ -127,6 +127,8 @@ def no_update_lines(inputs: Inputs) -> list[str]:
                     f"**OTHER DATA: `{design}` seed {seed} was trained on a dataset whose manifest sha256 is "
                     f"{recorded[:12]}…, not data/train's {train[0][:12]}….**"
                 )
+    warnings = ((inputs.model_summary or {}).get("warmup") or {}).get("warnings") or []
+    lines += [f"**WARM-UP: {w}**" for w in warnings]
     return lines
 
 
@@ -160,9 +162,8 @@ def scope_section(inputs: Inputs) -> str:
             f"- **What this run can show:** accuracy of `{model}` under each design with the intervals below; "
             "differences smaller than the resolution stated with the paired tables are not resolved."
         )
-    warmup = (inputs.model_summary or {}).get("warmup")
-    if isinstance(warmup, dict):
-        lines.append("- **Base model warm-up** (a stand-in for pretraining, not SFT): " + _kv(warmup) + ".")
+    if warmup := warmup_line(inputs.model_summary):
+        lines.append(warmup)
     lines.append(
         "- **Units:** accuracy in percent (%), differences in percentage points, everywhere in this report, "
         "its CSV tables and its MLflow run. Intervals are 95%: Wilson for proportions, a percentile bootstrap "
@@ -173,8 +174,32 @@ def scope_section(inputs: Inputs) -> str:
 
 
 def _kv(d: dict) -> str:
-    """`key: value` pairs of a flat summary (nested values as compact JSON)."""
-    return "; ".join(f"{k}: {v if not isinstance(v, (dict, list)) else json.dumps(v)}" for k, v in d.items())
+    """`key value` pairs of a summary (nested values as compact JSON)."""
+    return "; ".join(f"{k} {json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in d.items())
+
+
+START_RATES = ("accuracy", "full_structure", "answer_tag", "any_tag")  # warm-up rates shown, in %
+
+
+def warmup_line(model_summary: dict | None) -> str | None:
+    """The base model's warm-up as its summary states it: recipe, and where each prompt starts."""
+    warmup = (model_summary or {}).get("warmup")
+    if not isinstance(warmup, dict):
+        return None
+    text = "- **Base model warm-up** (a stand-in for pretraining, not SFT)"
+    if isinstance(warmup.get("recipe"), dict):
+        text += f": recipe {_kv(warmup['recipe'])}"
+    starts = []
+    for prompt, rates in (warmup.get("start") or {}).items():
+        shown = [
+            f"{k.replace('_', ' ')} {100 * rates[k]:.1f}%"
+            for k in START_RATES
+            if isinstance(rates.get(k), (int, float))
+        ]
+        starts.append(f"`{prompt}` prompt: {', '.join(shown)} (n={rates.get('n', '?')})")
+    if starts:
+        text += ". It starts from " + "; ".join(starts)
+    return text + "."
 
 
 def moved_section(inputs: Inputs) -> str:
