@@ -462,7 +462,7 @@ def test_cli_writes_the_report_and_logs_an_mlflow_run_in_percent(results, tmp_pa
     client = MlflowClient(_mlflow_store)
     exp = client.get_experiment_by_name(load_params()["tracking"]["experiment"])
     run = client.search_runs([exp.experiment_id], "tags.stage = 'report'", order_by=["start_time DESC"])[0]
-    assert run.data.tags["accuracy_unit"] == "percent"
+    assert run.data.tags["accuracy_unit"] == "percent" and len(run.data.tags["input.train.mixture.seed1"]) == 64
     assert run.data.metrics["accuracy/mixture-seed1/image/mean"] == 40.0
     assert run.data.metrics["delta_vs_base/mixture/image/in_domain"] == pytest.approx(20.0)
     assert run.data.metrics["reward_rise/mixture"] == pytest.approx(0.27)

@@ -712,10 +712,14 @@ def run_report(params: dict, results: str | Path, out: str | Path) -> Path:
     """The `report` stage: build the report inside its own MLflow run, logging the headline numbers."""
     results, out = Path(results), Path(out)
     inputs = build_report(results, out, params)
-    tags = {"accuracy_unit": "percent"}
-    with start_run(
-        params, "report", run_name="report", inputs={"eval": results / "eval", "train": results / "train"}, tags=tags
-    ):
+    # The files read, hashed one by one: hashing all of train/ would read every checkpoint.
+    read = {"eval": results / "eval"}
+    read |= {f"data.{split}": results / "data" / split / "manifest.json" for split in inputs.manifests}
+    for design, seeds in inputs.trainings.items():
+        read |= {
+            f"train.{design}.seed{s}": results / "train" / design / f"seed{s}" / "train_summary.json" for s in seeds
+        }
+    with start_run(params, "report", run_name="report", inputs=read, tags={"accuracy_unit": "percent"}):
         mlflow.log_metrics(headline_metrics(inputs))
         mlflow.log_artifacts(str(out), artifact_path="report")
     return out

@@ -15,7 +15,7 @@ import json
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from visreason import VisreasonError
@@ -70,6 +70,14 @@ class Evaluation:
     folder: Path
     metrics: dict
     samples: dict[str, dict]
+    columns: dict[str, dict[str, tuple[str, float]]] = field(default_factory=dict, compare=False, repr=False)
+
+    def column(self, value: str) -> dict[str, tuple[str, float]]:
+        """id -> (category, value) for the samples that have `value` (computed once)."""
+        if value not in self.columns:
+            get = VALUES[value]
+            self.columns[value] = {i: (s["category"], v) for i, s in self.samples.items() if (v := get(s)) is not None}
+        return self.columns[value]
 
 
 def _read(path: Path) -> dict:
@@ -226,7 +234,22 @@ class Group:
         if self.trained or self.name == BASE_TAG:
             return self.name
         m = next(iter(self.runs.values()))[0].metrics
-        return f"{self.name} ({m.get('model', '?')}{', thinking' if m.get('thinking') else ''})"
+        return f"{self.name} ({m.get('model', '?')}{', thinking' if thinking(m) else ''})"
+
+
+def thinking(metrics: dict) -> bool:
+    """Whether evaluation ran the model in thinking mode: metrics.json `thinking` (or
+    `sampling.thinking`) as a flag, a budget, or the API's `{"type": "enabled", ...}`.
+
+    >>> thinking({"thinking": {"type": "enabled", "budget_tokens": 2048}}), thinking({"thinking": {"type": "disabled"}})
+    (True, False)
+    >>> thinking({"sampling": {"thinking": 0}}), thinking({"model": "claude:x"})
+    (False, False)
+    """
+    value = metrics.get("thinking", (metrics.get("sampling") or {}).get("thinking"))
+    if isinstance(value, dict):
+        return value.get("type", "enabled") != "disabled" and value.get("budget_tokens", 1) != 0
+    return bool(value)
 
 
 def group_models(evals: dict[str, dict[str, Evaluation]], designs: list[str]) -> dict[str, Group]:
@@ -276,13 +299,13 @@ VALUES: dict[str, Callable[[dict], float | None]] = {
 
 def item_means(runs: list[Evaluation], value: str, categories: list[str]) -> dict[str, tuple[str, float]]:
     """id -> (category, mean over seeds of the value) for the puzzles of `categories` that have one."""
-    get, sums = VALUES[value], defaultdict(list)
     cats = set(categories)
+    per_item: dict[str, tuple[str, list[float]]] = {}
     for ev in runs:
-        for pid, s in ev.samples.items():
-            if s["category"] in cats and (v := get(s)) is not None:
-                sums[pid].append((s["category"], v))
-    return {pid: (vs[0][0], statistics.fmean(v for _, v in vs)) for pid, vs in sums.items()}
+        for pid, (cat, v) in ev.column(value).items():
+            if cat in cats:
+                per_item.setdefault(pid, (cat, []))[1].append(v)
+    return {pid: (cat, sum(vs) / len(vs)) for pid, (cat, vs) in per_item.items()}
 
 
 @dataclass(frozen=True)

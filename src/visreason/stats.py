@@ -105,7 +105,7 @@ def bootstrap_mean(
     percentile bootstrap interval.
 
     Each resample draws, within every stratum, as many values as it holds, with
-    replacement. Without strata all values form one stratum (the plain mean). For a
+    replacement (as a multinomial draw of each distinct value's count). Without strata all values form one stratum (the plain mean). For a
     paired comparison pass the per-item differences: resampling them resamples the
     pairs. Quantiles use the inverted empirical CDF (the smallest resampled value
     whose share at or below it reaches the level), so the interval's ends are
@@ -126,11 +126,15 @@ def bootstrap_mean(
     groups = [x[labels == s] for s in dict.fromkeys(labels.tolist())]
     rng = np.random.default_rng(seed)
     means = np.zeros(resamples)
-    for group in groups:  # one stratum at a time, a chunk of resamples at a time
-        for start in range(0, resamples, _CHUNK):
+    for group in groups:
+        # A resample of a stratum is a multinomial draw of how often each distinct value
+        # recurs: the same distribution as drawing indices, at a cost of distinct values
+        # (2 or 3 for answers and their differences) rather than of items.
+        values, counts = np.unique(group, return_counts=True)
+        for start in range(0, resamples, _CHUNK):  # a chunk at a time bounds memory
             size = min(_CHUNK, resamples - start)
-            idx = rng.integers(0, group.size, size=(size, group.size))
-            means[start : start + size] += group[idx].mean(axis=1)
+            draws = rng.multinomial(group.size, counts / group.size, size=size)
+            means[start : start + size] += draws @ values / group.size
     means /= len(groups)
     estimate = float(sum(g.mean() for g in groups) / len(groups))
     tail = (1 - level) / 2
