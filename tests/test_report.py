@@ -400,6 +400,10 @@ def test_no_metrics_is_an_error_and_leaves_nothing(tmp_path):
             lambda f: _edit_sample(f, id="clock-eval-00001"),
             r"samples.jsonl:\d+: puzzle 'clock-eval-00001' appears twice",
         ),
+        (
+            lambda f: _edit_metrics(f, {"all": {"fact_precision": 0.5}}),
+            r"samples.jsonl: metrics.json reports fact_precision but no sample has behaviour.fact_precision",
+        ),
     ],
 )
 def test_bad_evaluation_files_name_the_file(results, tmp_path, damage, message):
@@ -407,6 +411,11 @@ def test_bad_evaluation_files_name_the_file(results, tmp_path, damage, message):
     with pytest.raises(VisreasonError, match=message):
         build_report(results, tmp_path / "report", load_params())
     assert not (tmp_path / "report").exists()
+
+
+def _edit_metrics(folder: Path, behaviour: dict) -> None:
+    metrics = json.loads((folder / "metrics.json").read_text())
+    write(folder / "metrics.json", {**metrics, "behaviour": behaviour})
 
 
 def _edit_sample(folder: Path, **fields) -> None:
@@ -459,6 +468,7 @@ def test_cli_writes_the_report_and_logs_an_mlflow_run_in_percent(results, tmp_pa
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "r" / "report.md").is_file()
+    assert "visreason report: NO UPDATE: `vanilla` seed 0 did not train" in proc.stderr
     client = MlflowClient(_mlflow_store)
     exp = client.get_experiment_by_name(load_params()["tracking"]["experiment"])
     run = client.search_runs([exp.experiment_id], "tags.stage = 'report'", order_by=["start_time DESC"])[0]

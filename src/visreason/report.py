@@ -31,6 +31,7 @@ import csv
 import io
 import json
 import statistics
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -52,7 +53,6 @@ from visreason.report_inputs import (
     RANDOM,
     STUDY9,
     STUDY9_IN_DOMAIN,
-    VALUES,
     CategorySet,
     Est,
     Evaluation,
@@ -448,32 +448,15 @@ def perception_section(inputs: Inputs) -> str:
     )
 
 
-def _fact_estimate(runs: list[Evaluation], value: str, cats: list[str]) -> Est | None:
-    """A fact score's mean with its interval from the samples; else metrics.json's value alone."""
-    if est := mean_value(runs, value, cats):
-        return est
-    values = [v for e in runs if (v := (e.metrics.get("behaviour", {}).get("all") or {}).get(value)) is not None]
-    n = (runs[0].metrics.get("behaviour", {}).get("all") or {}).get("n", 0) if runs else 0
-    return Est(statistics.fmean(values), None, None, n) if values else None
-
-
 def wrong_description_share(runs: list[Evaluation], cats: list[str]) -> Est | None:
     """Of the correct answers with a scored description, the share whose description missed a fact (recall < 1)."""
     hits = [
-        VALUES["fact_recall"](s) < 1
+        recall < 1
         for e in runs
-        for s in e.samples.values()
-        if s["category"] in cats and s["correct"] and VALUES["fact_recall"](s) is not None
+        for pid, (cat, recall) in e.column("fact_recall").items()
+        if cat in cats and e.samples[pid]["correct"]
     ]
-    if hits:
-        return Est(statistics.fmean(hits), *wilson(sum(hits), len(hits)), len(hits))
-    values = [
-        v
-        for e in runs
-        if (v := (e.metrics.get("behaviour", {}).get("all") or {}).get("correct_from_wrong_description_rate"))
-        is not None
-    ]
-    return Est(statistics.fmean(values), None, None, 0) if values else None
+    return Est(statistics.fmean(hits), *wilson(sum(hits), len(hits)), len(hits)) if hits else None
 
 
 def descriptions_section(inputs: Inputs) -> str:
@@ -496,8 +479,8 @@ def descriptions_section(inputs: Inputs) -> str:
                 [f"`{g.label}`"],
                 [
                     proportion(image, "accuracy", cats),
-                    _fact_estimate(image, "fact_precision", cats),
-                    _fact_estimate(image, "fact_recall", cats),
+                    mean_value(image, "fact_precision", cats),
+                    mean_value(image, "fact_recall", cats),
                     proportion(blank, "accuracy", cats) if blank else None,
                     paired(image, blank, "accuracy", cats) if blank else None,
                     wrong_description_share(image, cats),
@@ -511,8 +494,7 @@ def descriptions_section(inputs: Inputs) -> str:
         "the share the description states (both in %, over answers with a description; – where the design asks "
         "for none or evaluation recorded none). *image − blank*: how much accuracy depends on the image, paired "
         "by puzzle, in points. *correct from a wrong description*: of the correct answers with a description, "
-        "the share whose description missed or misstated a fact (recall < 1); n counts answers over seeds. A "
-        "value without an interval comes from metrics.json alone (no per-sample scores).\n\n"
+        "the share whose description missed or misstated a fact (recall < 1); n counts answers over seeds.\n\n"
         + _n_table(["model"], header, rows)
     )
 
@@ -712,6 +694,8 @@ def run_report(params: dict, results: str | Path, out: str | Path) -> Path:
     """The `report` stage: build the report inside its own MLflow run, logging the headline numbers."""
     results, out = Path(results), Path(out)
     inputs = build_report(results, out, params)
+    for line in no_update_lines(inputs):  # loud in the job's log too, not only in report.md
+        print(f"visreason report: {line.strip('*')}", file=sys.stderr)
     # The files read, hashed one by one: hashing all of train/ would read every checkpoint.
     read = {"eval": results / "eval"}
     read |= {f"data.{split}": results / "data" / split / "manifest.json" for split in inputs.manifests}

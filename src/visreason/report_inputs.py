@@ -120,6 +120,12 @@ def _samples(folder: Path, metrics: dict) -> dict[str, dict]:
         if s["id"] in out:
             raise VisreasonError(f"{path}:{lineno}: puzzle '{s['id']}' appears twice")
         out[s["id"]] = s
+    summary = (metrics.get("behaviour") or {}).get("all") or {}
+    for key in ("fact_precision", "fact_recall"):
+        if summary.get(key) is not None and not any(
+            (s.get("behaviour") or {}).get(key) is not None for s in out.values()
+        ):
+            raise VisreasonError(f"{path}: metrics.json reports {key} but no sample has behaviour.{key}")
     per_cat = metrics["accuracy"]["per_category"]
     if set(per_cat) != {s["category"] for s in out.values()}:
         raise VisreasonError(
