@@ -66,7 +66,7 @@ def figure_curves(inputs: Inputs, key: str, path: Path) -> bool:
     styles = design_styles(list(inputs.trainings))
     ncols = min(3, len(designs))
     nrows = math.ceil(len(designs) / ncols)
-    fig = Figure(figsize=(4.3 * ncols, 2.7 * nrows + 0.9), layout="tight")
+    fig = Figure(figsize=(max(6.0, 4.3 * ncols), 2.7 * nrows + 1.1), layout="tight")
     axes = list(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).flat)
     means = {d: _mean_curve(inputs.trainings[d], key) for d in designs}
     for ax, design in zip(axes, designs):
@@ -106,8 +106,8 @@ def figure_curves(inputs: Inputs, key: str, path: Path) -> bool:
         if i + ncols >= len(designs):
             ax.set_xlabel("training step", fontsize=8)
     fig.suptitle(
-        f"{CURVES[key][1].capitalize()} per design — thin: one seed; thick: mean over seeds; grey: other designs",
-        fontsize=10,
+        f"{CURVES[key][1].capitalize()} per design\nthin: one seed; thick: mean over seeds; grey: the other designs",
+        fontsize=9,
     )
     fig.savefig(path, dpi=DPI)
     return True
@@ -148,8 +148,9 @@ def figure_accuracy(inputs: Inputs, base_lines: dict | None, path: Path) -> None
         if line:
             value = 100 * base_lines[name][line].value
             ax.axhline(value, color="0.3", ls=ls, lw=1.2, label=f"{name} ({MEAN_LABELS[line]})")
+    # The study's means are over the study9 set: drawn only beside ours over the same set.
     pub = [(j, PUBLISHED_MEAN[g.name]) for j, g in enumerate(models) if g.name in PUBLISHED_MEAN]
-    if pub:
+    if pub and inputs.cats.name == "study9":
         ax.scatter(
             [j + width for j, _ in pub],
             [v for _, v in pub],
