@@ -153,7 +153,8 @@ def scope_section(inputs: Inputs) -> str:
         )
         lines.append(
             "- **What this run can show:** a tiny model on CPU shows whether each reward design moves what it "
-            f"pays for (reward, tag structure, length, {learnable}) against the base and the random arm. "
+            f"pays for (reward, tag structure, length, {learnable}) against the base and the random arm"
+            f"{'' if RANDOM in inputs.groups else ' (this run has none)'}. "
             "**What it cannot show:** the study's 7B numbers; and it cannot solve the real AlgoPuzzleVQA "
             f"categories ({_join(real) or 'none in this set'}), which it runs as plumbing checks only."
         )
@@ -240,7 +241,8 @@ def moved_section(inputs: Inputs) -> str:
         prompt = base.runs["image"][0].metrics.get("prompt", "?")
         text += (
             f"The base model scores {cell(acc)} in-domain (image){on_blank}. "
-            f"It answers the `{prompt}` prompt; each design answers its own.\n\n"
+            f"It answers the `{prompt}` prompt and each design its own, so the behaviour columns of a design that "
+            "did not train measure its prompt alone.\n\n"
         )
     if not rows:
         return text + "No trained design was evaluated.\n"
@@ -388,7 +390,7 @@ def paired_section(inputs: Inputs) -> str:
         rows = []
         for key, printed in _rows_keys(cats):
             ests = [paired(g.runs["image"], other.runs["image"], "accuracy", cats.of(key)) for g in models]
-            widths += [(e.hi - e.lo) / 2 for e in ests if e is not None and key == "mean"]
+            widths += [(e.hi - e.lo) / 2 for e in ests if e is not None and e.lo is not None and key == "mean"]
             rows.append(([printed], ests))
         text += (
             f"Accuracy (image input) of each design minus `{ref}`, in points, paired by puzzle (seeds averaged "
@@ -577,7 +579,7 @@ def training_section(inputs: Inputs, figures: list[tuple[str, str]]) -> str:
     text += (
         "One panel per design, so that no curve hides another: thin lines are seeds, the thick line their mean "
         "over the steps every seed logged, grey lines the other designs' means. Rewards are on each design's own "
-        "scale (its terms and weights), so compare a design with itself over steps; the dashed red line on the "
+        "scale (its terms and weights), so compare a design with itself over steps; the dashed black line on the "
         "length curves is the completion token cap.\n\n"
     )
     if without:

@@ -69,6 +69,7 @@ def figure_curves(inputs: Inputs, key: str, path: Path) -> bool:
     fig = Figure(figsize=(max(6.0, 4.3 * ncols), 2.7 * nrows + 1.1), layout="tight")
     axes = list(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).flat)
     means = {d: _mean_curve(inputs.trainings[d], key) for d in designs}
+    all_caps: set[int] = set()
     for ax, design in zip(axes, designs):
         st = styles[design]
         for other in designs:
@@ -80,17 +81,18 @@ def figure_curves(inputs: Inputs, key: str, path: Path) -> bool:
         ax.plot(*means[design], color=st["color"], ls=st["linestyle"], lw=2.2, zorder=3)
         if key == "completions/mean_length":
             caps = {(t.summary.get("settings") or {}).get("max_completion_length") for t in runs.values()} - {None}
-            for cap in caps:
-                ax.axhline(cap, color="tab:red", ls=(0, (4, 2)), lw=1.2, zorder=4)
+            all_caps |= caps
+            for cap in caps:  # below the curves, which often run along it
+                ax.axhline(cap, color="black", ls=(0, (4, 2)), lw=1.0, zorder=1.5)
                 ax.annotate(
                     f"token cap {cap}",
                     (0.02, cap),
                     xycoords=("axes fraction", "data"),
-                    xytext=(0, -3),
+                    xytext=(0, 2),
                     textcoords="offset points",
-                    va="top",
+                    va="bottom",
                     fontsize=7,
-                    color="tab:red",
+                    color="black",
                 )
         if key == "frac_reward_zero_std":
             ax.set_ylim(-0.05, 1.05)
@@ -98,6 +100,9 @@ def figure_curves(inputs: Inputs, key: str, path: Path) -> bool:
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
         ax.tick_params(labelsize=8, labelbottom=True)
+    if all_caps:  # room above the cap for its label (the axes share y)
+        low, high = axes[0].get_ylim()
+        axes[0].set_ylim(low, max(high, max(all_caps) + 0.1 * (max(all_caps) - low)))
     for ax in axes[len(designs) :]:
         ax.set_visible(False)
     for i, ax in enumerate(axes[: len(designs)]):

@@ -325,12 +325,13 @@ class Est:
     scale: float = 100.0  # 100: a share printed in % (or points when signed)
     signed: bool = False
     digits: int = 1
+    note: str | None = None  # said instead of an interval that resampling cannot give
 
     def text(self) -> str:
         f = f"{{:{'+' if self.signed else ''}.{self.digits}f}}"
         core = f.format(self.scale * self.value)
         if self.lo is None:
-            return core
+            return f"{core} ({self.note})" if self.note else core
         return f"{core} [{self.scale * self.lo:.{self.digits}f}, {self.scale * self.hi:.{self.digits}f}]"
 
 
@@ -358,7 +359,10 @@ def mean_value(runs: list[Evaluation], value: str, categories: list[str], scale:
     items = item_means(runs, value, categories)
     if not items:
         return None
-    est, lo, hi = bootstrap_mean([v for _, v in items.values()])
+    values = [v for _, v in items.values()]
+    if len(set(values)) == 1:  # a bootstrap interval would claim a certainty n puzzles do not give
+        return Est(values[0], None, None, len(values), scale=scale, note="the same on every puzzle")
+    est, lo, hi = bootstrap_mean(values)
     return Est(est, lo, hi, len(items), scale=scale)
 
 
@@ -382,6 +386,9 @@ def paired(
     if not common:
         return None
     diffs = [x[i][1] - y[i][1] for i in common]
+    if len(set(diffs)) == 1:  # no discordant pair: resampling gives a zero-width interval, which n does not
+        note = "identical on every puzzle" if diffs[0] == 0 else "the same difference on every puzzle"
+        return Est(diffs[0], None, None, len(common), scale=scale, signed=True, note=note)
     est, lo, hi = bootstrap_mean(diffs, [x[i][0] for i in common] if stratify else None)
     return Est(est, lo, hi, len(common), scale=scale, signed=True)
 
@@ -402,7 +409,10 @@ def reward_rise(trainings: dict[int, Training]) -> Est | None:
     if not windows:
         return None
     r = window_rise([w[0] for w in windows], [w[1] for w in windows])
-    return Est(r["rise"], *r["ci95"], sum(len(w[0]) for w in windows), scale=1.0, signed=True, digits=3)
+    n = sum(len(w[0]) for w in windows)
+    if r["ci95"][0] == r["ci95"][1]:
+        return Est(r["rise"], None, None, n, scale=1.0, signed=True, digits=3, note="constant in both windows")
+    return Est(r["rise"], *r["ci95"], n, scale=1.0, signed=True, digits=3)
 
 
 def no_update_reasons(t: Training) -> list[str]:
@@ -532,13 +542,19 @@ def collect(results: str | Path, params: dict) -> Inputs:
     """Read every file the report uses; any inconsistency is an error naming the file."""
     results = Path(results)
     evals = load_evaluations(results)
+    groups = group_models(evals, list(params.get("rewards", {})))
+    trainings = load_trainings(results)
+    order = list(groups)  # figures list the designs as the tables do
     model_file = results / "model" / str(params["model"]["name"]) / "visreason_model.json"
     return Inputs(
         results=results,
         params=params,
         cats=CategorySet.from_params(params),
-        groups=group_models(evals, list(params.get("rewards", {}))),
-        trainings=load_trainings(results),
+        groups=groups,
+        trainings={
+            d: trainings[d]
+            for d in sorted(trainings, key=lambda d: (d not in order, order.index(d) if d in order else 0, d))
+        },
         captions=load_captions(results),
         manifests=load_manifests(results),
         records=load_eval_records(results),
