@@ -24,6 +24,7 @@ from visreason.report_inputs import (
     Inputs,
     Training,
     label,
+    no_update_reasons,
     proportion,
 )
 
@@ -46,8 +47,12 @@ def design_styles(names: list[str]) -> dict[str, dict]:
     }
 
 
+PERCENT = {"frac_reward_zero_std"}  # shares drawn in %, as the report prints them
+
+
 def _points(t: Training, key: str) -> tuple[list[int], list[float]]:
-    pts = [(h["step"], float(h[key])) for h in t.history if key in h]
+    scale = 100.0 if key in PERCENT else 1.0
+    pts = [(h["step"], scale * float(h[key])) for h in t.history if key in h]
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
@@ -94,9 +99,12 @@ def figure_curves(inputs: Inputs, key: str, path: Path) -> bool:
                     fontsize=7,
                     color="black",
                 )
-        if key == "frac_reward_zero_std":
-            ax.set_ylim(-0.05, 1.05)
-        ax.set_title(f"{design} ({len(runs)} seed{'s' if len(runs) != 1 else ''})", fontsize=9, color=st["color"])
+        if key in PERCENT:
+            ax.set_ylim(-5, 105)
+        title = f"{design} ({len(runs)} seed{'s' if len(runs) != 1 else ''})"
+        if all(no_update_reasons(t) for t in runs.values()):
+            title += ": NO UPDATE"
+        ax.set_title(title, fontsize=9, color=st["color"])
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
         ax.tick_params(labelsize=8, labelbottom=True)

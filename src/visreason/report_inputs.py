@@ -52,7 +52,7 @@ RANDOM, MIXTURE = "random", "mixture"  # the random-reward control arm and the s
 CURVES = {
     "reward": ("reward_curves.png", "mean reward per completion"),
     "completions/mean_length": ("response_length.png", "mean completion length (tokens)"),
-    "frac_reward_zero_std": ("reward_spread.png", "share of groups with zero reward spread"),
+    "frac_reward_zero_std": ("reward_spread.png", "groups with zero reward spread (%)"),
 }
 MEANS = ("in_domain", "out_of_domain", "mean")
 MEAN_LABELS = {"in_domain": "in-domain mean", "out_of_domain": "out-of-domain mean", "mean": "mean"}
