@@ -105,11 +105,12 @@ def bootstrap_mean(
     percentile bootstrap interval.
 
     Each resample draws, within every stratum, as many values as it holds, with
-    replacement (as a multinomial draw of each distinct value's count). Without strata all values form one stratum (the plain mean). For a
-    paired comparison pass the per-item differences: resampling them resamples the
-    pairs. Quantiles use the inverted empirical CDF (the smallest resampled value
-    whose share at or below it reaches the level), so the interval's ends are
-    values the bootstrap distribution takes.
+    replacement (as a multinomial draw of each distinct value's count). Without
+    strata all values form one stratum (the plain mean). For a paired comparison
+    pass the per-item differences: resampling them resamples the pairs. Quantiles
+    use the inverted empirical CDF (the smallest resampled value whose share at or
+    below it reaches the level), so the interval's ends are values the bootstrap
+    distribution takes.
 
     >>> est, lo, hi = bootstrap_mean([0, 1, 1, 0, 1, 1, 1, 0, 1, 1] * 10)
     >>> est, round(lo, 2), round(hi, 2)
