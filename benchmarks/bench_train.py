@@ -2,7 +2,8 @@
 
 Our layer adds the record lookup around the reward, per-term reward logging, the MLflow
 callback (metrics every step, a completions table every K steps), the epoch-seeded sampler,
-checkpoint bookkeeping and the final atomic save. The bare baseline is the GRPOTrainer a
+checkpoint bookkeeping (completeness records, rotation, the OUTDIR lock) and the final
+atomic save. The bare baseline is the GRPOTrainer a
 TRL user would write: the registry reward as the reward function, dataset columns
 `answer`/`category`, `report_to="none"`, no callbacks, the same GRPOConfig and checkpoint
 interval. Each configuration runs in its own subprocess (so peak RSS is its own),
@@ -144,6 +145,8 @@ def instrument_our_layer() -> dict:
     T.RewardFunction.table = timed(T.RewardFunction.table, "layer")
     for name in ("on_log", "on_step_end", "on_save", "on_train_end"):
         setattr(T.MlflowLogger, name, timed(getattr(T.MlflowLogger, name), "layer"))
+    T.StepControl.on_step_end = timed(T.StepControl.on_step_end, "layer")
+    T._mark_complete = timed(T._mark_complete, "layer")  # checkpoint completeness records
     return spent
 
 
@@ -208,7 +211,7 @@ def bare_trl(params: dict, args, out: Path, timer) -> dict:
     from visreason import rewards as R
     from visreason.models import build_messages, load_processor
     from visreason.records import load_records
-    from visreason.train import GRPO_KEYS, _check_settings, _lora_config
+    from visreason.train import GRPO_KEYS, _check_settings, _generation_engine, _lora_config
 
     cfg = params["train"]
     records = load_records(args.data)
@@ -227,10 +230,13 @@ def bare_trl(params: dict, args, out: Path, timer) -> dict:
         report_to="none",
         logging_steps=1,
         save_strategy="steps",
+        save_total_limit=cfg["save_total_limit"],
         remove_unused_columns=False,
-        use_vllm=derived["use_vllm"],
+        use_vllm=_generation_engine(cfg, 0)["engine"] == "vllm",
         vllm_mode="colocate",
+        learning_rate=cfg["lora"]["learning_rate"] if cfg["lora"]["enabled"] else cfg["learning_rate"],
         gradient_accumulation_steps=derived["gradient_accumulation_steps"],
+        generation_batch_size=derived["generation_batch_size"],
         **{k: cfg[k] for k in GRPO_KEYS},
     )
     model = AutoModelForImageTextToText.from_pretrained(
