@@ -353,6 +353,20 @@ def test_unset_setting(tiny_model, data, tmp_path):
         run_train(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "out")
 
 
+@pytest.mark.parametrize("path", [("prompts_per_rollout",), ("lora", "learning_rate")])
+def test_params_without_a_train_key_name_it(path):
+    from visreason.params import validate
+
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    section = raw["train"]
+    for key in path[:-1]:
+        section = section[key]
+    del section[path[-1]]
+    where = ".".join(("train", *path[:-1]))
+    with pytest.raises(VisreasonError, match=f"'{where}': '{path[-1]}' is a required property"):
+        validate(raw)
+
+
 def test_lora_trains_adapters_and_saves_a_merged_model(tiny_model, data, tmp_path):
     from visreason.models import load_model_and_processor
 
@@ -444,6 +458,26 @@ def test_rollout_and_update_batches_both_readings(tiny_model, data, tmp_path):
     assert on[1]["no_update"] is off[1]["no_update"] is False and on[1]["why"] is None
 
 
+@pytest.mark.slow
+def test_off_policy_run_resumes_exactly_at_a_rollout_boundary(tiny_model, data, tmp_path):
+    """Checkpoints fall between rollouts (save_steps is a multiple of the steps per rollout), so a run
+    killed inside its third rollout resumes at checkpoint-4 with no rollout replayed, bit for bit."""
+    params = smoke_params(max_steps=6, save_steps=2, learning_rate=5e-2, prompts_per_rollout=4)
+
+    def train(out, reward_fn):
+        return run_train(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=out, reward_fn=reward_fn)
+
+    straight = Recorder()
+    train(tmp_path / "a", straight)
+    with pytest.raises(RuntimeError, match="preemption"):
+        train(tmp_path / "b", Recorder(crash_at=3))  # the third rollout: steps 5 and 6
+    resumed = Recorder()
+    summary = train(tmp_path / "b", resumed)
+    assert summary["steps"] == 6 and summary["steps_this_run"] == 2
+    assert resumed.batches == straight.batches[2:] and len(straight.batches) == 3
+    assert _weights(tmp_path / "b" / "final") == _weights(tmp_path / "a" / "final")
+
+
 def test_epoch_orders_of_neighbouring_seeds_differ():
     """Epoch e's order comes from a hash of (seed, e): seeds 0 and 1 share no epoch order (with
     `seed + e`, seed 0 in epoch 1 replayed seed 1's epoch 0)."""
@@ -465,7 +499,7 @@ def test_epoch_orders_of_neighbouring_seeds_differ():
 
 def test_vllm_sampling_seed_follows_training_seed(monkeypatch):
     """TRL seeds its colocated vLLM engine with the process index alone; ours derives it from the training seed."""
-    import trl.generation.vllm_generation as vg
+    from trl.generation import vllm_generation as vg
 
     from visreason.train import _vllm_seeded, derived_seed
 

@@ -72,6 +72,7 @@ from peft import LoraConfig, PeftModel
 from PIL import Image
 from transformers import AutoModelForImageTextToText, TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
+from trl.generation import vllm_generation
 from trl.trainer.utils import RepeatSampler
 
 from visreason import VisreasonError, tracking
@@ -332,7 +333,10 @@ def _remove_leftovers(out: Path) -> list[str]:
             shutil.rmtree(ckpt)
             removed.append(f"checkpoints/{ckpt.name} ({problem})")
     for path in sorted({*out.glob(".*.tmp"), *out.glob(".final.*")}):
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
         removed.append(path.name)
     return removed
 
@@ -922,18 +926,16 @@ def _vllm_seeded(training_seed: int):
     """vLLM's sampling seed from the training seed: TRL 1.16 seeds its colocated engine with the
     process's tensor-parallel group alone, so every training seed would sample the same completions.
     Below 2**31: vLLM also seeds numpy, which takes 32 bits."""
-    import trl.generation.vllm_generation as vg
-
-    engine = vg.LLM
+    engine = vllm_generation.LLM
 
     def seeded(*args, seed: int = 0, **kwargs):  # `seed`: what TRL passes
         return engine(*args, seed=derived_seed("vllm", training_seed, seed) % 2**31, **kwargs)
 
-    vg.LLM = seeded
+    vllm_generation.LLM = seeded
     try:
         yield
     finally:
-        vg.LLM = engine
+        vllm_generation.LLM = engine
 
 
 class EpochSeededSampler(RepeatSampler):
