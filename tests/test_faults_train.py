@@ -265,6 +265,24 @@ def test_a_killed_jobs_run_is_continued_or_marked_killed(reference, tiny_model, 
     assert f"MLflow run {stale} of a killed job marked KILLED" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+def test_sigterm_ends_the_job_cleanly_and_marks_its_run_killed(reference, tiny_model, data, tmp_path):
+    """SIGTERM (a scheduler's preemption or time limit) ends the job like Ctrl-C: exit 130, one line."""
+    out = tmp_path / "out"
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["train"].update({**SETTINGS, "max_completion_length": 8})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    argv = ["train", "--reward", "vanilla", "--seed", "0", "--data", str(data), "--model", str(tiny_model)]
+    env = {**os.environ, "VISREASON_FAULT": "term:step@3", "PYTHONPATH": str(REPO / "src")}
+    command = [sys.executable, "-m", "visreason", *argv, "--out", str(out), "--params", str(tmp_path / "params.yaml")]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert proc.returncode == 130, proc.stderr[-3000:]
+    assert proc.stderr.strip().splitlines()[-1] == "visreason: interrupted"
+    assert run_status(out)[1] == "KILLED"
+    assert sorted(p.name for p in (out / "checkpoints").iterdir() if p.is_dir()) == ["checkpoint-2"]
+    assert not (out / "final").exists() and _leftovers(out) == []
+
+
 # ------------------------------------------------------------------ fewer steps than already trained
 
 

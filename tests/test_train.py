@@ -259,9 +259,9 @@ def test_mlflow_run_has_params_metrics_tags_and_tables(tiny_model, data, tmp_pat
         assert "train.use_vllm: auto -> transformers (no GPU)" in err
     assert params["generation.engine"] == engine["engine"] == r.data.tags["generation_engine"]
     # the tiny random model earns no reward: no update, said loudly and recorded
-    assert summary["no_update"] is True and "frac_reward_zero_std 1" in summary["why"]
+    assert summary["no_update"] is True and "frac_reward_zero_std 1" in summary["no_update_reason"]
     assert "WARNING: this job made no update: grad_norm was 0 at all 2 steps" in err
-    assert r.data.tags["no_update"] == "true" and r.data.tags["no_update_reason"] == summary["why"]
+    assert r.data.tags["no_update"] == "true" and r.data.tags["no_update_reason"] == summary["no_update_reason"]
     # 8 tokens cannot hold the four tags of the mixture prompt: said before training
     (line,) = summary["cannot_learn"]
     assert line.startswith("train.max_completion_length 8 cannot hold the mixture design's tags")
@@ -409,7 +409,7 @@ def test_paper_preset_is_the_studys():
     assert train["max_prompt_length"] == train["max_completion_length"] == 2048
     assert (train["use_cpu"], train["bf16"]) == (False, True)
     # the on-policy reading of "batch 128"; EasyR1's clipping where updates are off-policy
-    assert (train["prompts_per_rollout"], train["num_iterations"]) == (128, 1)
+    assert (train["prompts_per_rollout"], train["num_iterations"]) == (None, 1)
     assert (train["epsilon"], train["epsilon_high"]) == (0.2, 0.3)
     assert train["vllm_importance_sampling_correction"] is False  # EasyR1 has no such correction
     assert train["lora"]["learning_rate"] == 1e-5  # 10x the full fine-tuning rate
@@ -455,7 +455,7 @@ def test_rollout_and_update_batches_both_readings(tiny_model, data, tmp_path):
     assert clipped_on == [0.0] * 4  # the ratio is exactly 1
     assert clipped_off[0] == clipped_off[2] == 0.0  # the first update of each rollout is on-policy
     assert clipped_off[1] > 0 and clipped_off[3] > 0, clipped_off
-    assert on[1]["no_update"] is off[1]["no_update"] is False and on[1]["why"] is None
+    assert on[1]["no_update"] is off[1]["no_update"] is False and on[1]["no_update_reason"] is None
 
 
 @pytest.mark.slow

@@ -6,10 +6,10 @@
 Settings: `train` in params.yaml, with `rewards.<name>` merged over it (same
 keys). Keys named like `GRPOConfig` fields mean exactly what TRL means; the
 comments in params.yaml say where EasyR1 (the study's framework) differs.
-Batches: every rollout generates `prompts_per_rollout` x `num_generations`
-completions, which feed `prompts_per_rollout / prompts_per_step x num_iterations`
-optimizer steps (TRL's `generation_batch_size` and `num_iterations`): one step
-is strictly on-policy, more are off-policy and clipped (`epsilon`, `epsilon_high`).
+Batches: every rollout generates `prompts_per_rollout` (null: `prompts_per_step`) x
+`num_generations` completions, which feed `prompts_per_rollout / prompts_per_step x
+num_iterations` optimizer steps (TRL's `generation_batch_size` and `num_iterations`): one
+step is strictly on-policy, more are off-policy and clipped (`epsilon`, `epsilon_high`).
 
 Layout of OUTDIR (a rerun of the same command resumes; see `_plan`):
     .train.lock         held by the running job, naming it (one job per OUTDIR)
@@ -28,7 +28,8 @@ from it without training. Recorded paths are relative to the repository root; th
 data and model are compared by content (sha256), so a moved checkout resumes.
 
 Fault injection for tests (`VISREASON_FAULT=<kind>:<point>[@<step>]`): kind `kill`
-sends this process SIGKILL, kind `enospc` raises "No space left on device"; points:
+sends this process SIGKILL, `term` SIGTERM (a scheduler's preemption), `enospc` raises
+"No space left on device"; points:
 `checkpoint` (checkpoint-N has its model files, not its optimizer state), `step`
 (optimizer step N done, before its logging and checkpoint), `final` (final/ complete
 in its temporary folder, not renamed), `summary` (final/ in place, no summary yet).
@@ -159,12 +160,12 @@ def _check_settings(cfg: dict, world_size: int) -> dict:
             f"num_generations {group}) is not divisible by per_device_train_batch_size "
             f"{cfg['per_device_train_batch_size']} x {world_size} processes"
         )
-    if cfg["prompts_per_rollout"] % cfg["prompts_per_step"]:
+    rollout = cfg["prompts_per_rollout"] or cfg["prompts_per_step"]  # null: one rollout per step
+    if rollout % cfg["prompts_per_step"]:
         raise VisreasonError(
-            f"train.prompts_per_rollout {cfg['prompts_per_rollout']} is not a multiple of "
-            f"prompts_per_step {cfg['prompts_per_step']}"
+            f"train.prompts_per_rollout {rollout} is not a multiple of prompts_per_step {cfg['prompts_per_step']}"
         )
-    updates = cfg["prompts_per_rollout"] // cfg["prompts_per_step"] * cfg["num_iterations"]
+    updates = rollout // cfg["prompts_per_step"] * cfg["num_iterations"]
     for key in ("max_steps", "save_steps"):
         if cfg[key] % updates:
             raise VisreasonError(
@@ -178,7 +179,8 @@ def _check_settings(cfg: dict, world_size: int) -> dict:
                 raise VisreasonError(f"train.{key}: {bad} needs a GPU, and none is available (use the smoke preset)")
     return {
         "gradient_accumulation_steps": completions // micro,
-        "generation_batch_size": cfg["prompts_per_rollout"] * group,
+        "prompts_per_rollout": rollout,
+        "generation_batch_size": rollout * group,
         "updates_per_rollout": updates,
     }
 
@@ -264,8 +266,8 @@ def _fault(point: str, step: int | None = None, path: Path | None = None) -> Non
     name, _, at = where.partition("@")
     if name != point or (at and step is not None and int(at) != step):
         return
-    if kind == "kill":
-        os.kill(os.getpid(), signal.SIGKILL)
+    if kind in ("kill", "term"):
+        os.kill(os.getpid(), signal.SIGKILL if kind == "kill" else signal.SIGTERM)
     if kind == "enospc":
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path or ""))
 
@@ -692,6 +694,12 @@ def run_train(
         with _mlflow_run(job) as run_id:
             trained, runtime = 0, 0.0
             if action == "train":
+                if ckpt is None and (out / "train_summary.json").is_file():  # e.g. filled by `dvc pull`
+                    print(
+                        f"visreason train: {out} holds a trained model but no checkpoint to resume from "
+                        "(DVC never pushes checkpoints); training starts at step 0",
+                        file=sys.stderr,
+                    )
                 trained, runtime = _train(job, ckpt, reward_fn or fn, reward_fn is None, callbacks, run_id)
                 ckpt = _complete_checkpoints(out / "checkpoints")[job.cfg["max_steps"]]
             else:
@@ -733,10 +741,8 @@ def _validate(params: dict, reward: str, seed: int, data: Path, source: str, out
     derived = _check_settings(cfg, state.num_processes)
     engine = _generation_engine(cfg, seed)
     records = _load_dataset_records(data)
-    if len(records) < cfg["prompts_per_rollout"]:
-        raise VisreasonError(
-            f"dataset {data} has {len(records)} records, fewer than prompts_per_rollout {cfg['prompts_per_rollout']}"
-        )
+    if len(records) < (rollout := derived["prompts_per_rollout"]):
+        raise VisreasonError(f"dataset {data} has {len(records)} records, fewer than prompts_per_rollout {rollout}")
     processor = load_processor(source)
     # Open-ended, as in the study: the prompt holds the question, not the options.
     messages = [build_messages(format_prompt(reward, r["question"]), with_image=True) for r in records]
@@ -749,6 +755,7 @@ def _validate(params: dict, reward: str, seed: int, data: Path, source: str, out
         manifest = data / "manifest.json"
         job.settings = {
             **cfg,
+            "prompts_per_rollout": derived["prompts_per_rollout"],  # null resolved: the same job either way
             "reward": reward,
             "seed": seed,
             "model": portable(source),
@@ -824,7 +831,9 @@ def _finish(job: Job, ckpt: Path, run_id: str, trained: int, runtime: float) -> 
     summary = _summary(job, ckpt, run_id, trained, runtime)
     mlflow.log_artifact(str(_reward_curve_png(summary["log_history"], job.reward, job.out / "reward_curve.png")))
     mlflow.log_metrics({f"final/{k}": v for k, v in summary["final_rewards"].items()}, step=summary["steps"])
-    mlflow.set_tags({"no_update": str(summary["no_update"]).lower(), "no_update_reason": summary["why"] or ""})
+    mlflow.set_tags(
+        {"no_update": str(summary["no_update"]).lower(), "no_update_reason": summary["no_update_reason"] or ""}
+    )
     if job.cannot_learn:
         mlflow.set_tag("cannot_learn", "; ".join(job.cannot_learn))
     write_json(job.out / "train_summary.json", summary)  # last: the workflow depends on it
@@ -852,7 +861,7 @@ def _summary(job: Job, ckpt: Path, run_id: str, trained: int, runtime: float) ->
         "final_rewards": final,
         "final_rewards_window": len(tail),
         "no_update": why is not None,
-        "why": why,
+        "no_update_reason": why,
         "cannot_learn": job.cannot_learn,
         "generation": job.engine,
         "batches": job.derived,
