@@ -4,7 +4,6 @@ category sets and presets resolve into the settings every stage reads."""
 from __future__ import annotations
 
 import copy
-
 import re
 
 import pytest
