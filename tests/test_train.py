@@ -36,7 +36,7 @@ def write_dataset(root: Path, n: int = 8) -> Path:
             "question": f"What time does the clock show? ({i})",
             "options": [f"{hour}:00", f"{hour % 12 + 1}:00"],
             "answer": f"{hour}:00",
-            "solution": {"hour": hour, "minute": 0},
+            "solution": {"current_hour": hour, "current_minute": 0, "add_hour": 0, "add_minute": 0},
             "description": f"It is {hour}:00.",
             "source": "test",
             "split": "train",
@@ -351,20 +351,6 @@ def test_unset_setting(tiny_model, data, tmp_path):
     del params["train"]["beta"]
     with pytest.raises(VisreasonError, match="train.beta"):
         run_train(params, reward="vanilla", seed=0, data=data, model=tiny_model, out=tmp_path / "out")
-
-
-@pytest.mark.parametrize("path", [("prompts_per_rollout",), ("lora", "learning_rate")])
-def test_params_without_a_train_key_name_it(path):
-    from visreason.params import validate
-
-    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
-    section = raw["train"]
-    for key in path[:-1]:
-        section = section[key]
-    del section[path[-1]]
-    where = ".".join(("train", *path[:-1]))
-    with pytest.raises(VisreasonError, match=f"'{where}': '{path[-1]}' is a required property"):
-        validate(raw)
 
 
 def test_lora_trains_adapters_and_saves_a_merged_model(tiny_model, data, tmp_path):
