@@ -9,7 +9,7 @@ each batch size over batch 1.
     python benchmarks/bench_generation.py                       # tiny model, CPU, batch 16 vs 1
     python benchmarks/bench_generation.py --model PATH --backend vllm --batch-sizes 1 64 --scale paper  # a GPU
 
-Target (issue 5): batch 16 >= 4x the samples/s of batch 1 on the tiny model on CPU.
+Target: batch 16 >= 4x the samples/s of batch 1 on the tiny model on CPU.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from visreason.params import load_params
 from visreason.puzzles import CATEGORIES
 from visreason.records import load_records
 from visreason.rewards import format_prompt
-from visreason.stats import aggregate_seeds, wilson
+from visreason.stats import wilson
 
 CLOCK_STATE = {"current_hour": 3, "current_minute": 15, "add_hour": 1, "add_minute": 0}
 CATEGORIES9 = [
@@ -146,27 +146,6 @@ def test_means_use_params_categories_and_intervals():
     assert acc["mean"]["accuracy"] == pytest.approx((0.75 + 0 + 1) / 3)
     assert acc["in_domain"]["ci95"] == pytest.approx(list(wilson(0.375 * 8, 8)))
     assert accuracy_summary(samples, ["n_queens"], [])["in_domain"] is None
-
-
-def test_aggregate_seeds_mean_and_spread():
-    def m(mean, clock):
-        return {
-            "accuracy": {
-                "per_category": {"clock": {"accuracy": clock}},
-                "mean": {"accuracy": mean},
-                "in_domain": {"accuracy": clock},
-                "out_of_domain": None,
-            }
-        }
-
-    agg = aggregate_seeds([m(0.1, 0.2), m(0.2, 0.4), m(0.3, 0.3)])
-    assert (
-        agg["n_seeds"] == 3 and agg["mean"]["mean"] == pytest.approx(0.2) and agg["mean"]["std"] == pytest.approx(0.1)
-    )
-    assert agg["per_category"]["clock"]["min"] == 0.2 and agg["per_category"]["clock"]["max"] == 0.4
-    assert agg["out_of_domain"] is None
-    with pytest.raises(VisreasonError):
-        aggregate_seeds([])
 
 
 # ------------------------------------------------------------------ behaviour

@@ -318,6 +318,9 @@ def test_perception_descriptions_behaviour_captions(report):
     # Correct answers: seed 0 i < 2, seed 1 i < 4 -> 6 per category, 4 of them with recall .5.
     assert desc[7] == Est(4 / 6, *wilson(36, 54), 54).text() + " (n=54)"
     assert row(section(md, "The designs' own descriptions"), "`base`")[3] == "–"  # no description asked
+    assert desc[8] == desc[9] == "–"  # Mixture against itself
+    other = row(section(md, "The designs' own descriptions"), "`random`")  # the same descriptions as Mixture's
+    assert other[8] == other[9] == "+0.0 (identical on every puzzle)"
     behaviour = section(md, "Reasoning behaviour")
     assert row(behaviour, "`base` | image")[3] == "40.0 (the same on every puzzle)"
     assert "| eval/model | clock | 4 | 25.0 [" in section(md, "Caption fidelity")

@@ -11,7 +11,7 @@ from fractions import Fraction
 import pytest
 
 from visreason import VisreasonError
-from visreason.stats import Z95, bootstrap_mean, guess_interval, spread, t_quantile, wilson, window_rise
+from visreason.stats import Z95, bootstrap_mean, guess_interval, t_quantile, wilson, window_rise
 
 
 def test_wilson_by_hand():
@@ -146,11 +146,3 @@ def test_bootstrap_is_deterministic_and_checks_its_input():
         bootstrap_mean([])
     with pytest.raises(VisreasonError, match="3 values but 2 strata"):
         bootstrap_mean([1, 2, 3], ["a", "b"])
-
-
-def test_spread_by_hand():
-    s = spread([1.0, 2.0, 4.0])
-    assert s["mean"] == pytest.approx(7 / 3) and s["std"] == pytest.approx(
-        math.sqrt(((4 / 3) ** 2 + (1 / 3) ** 2 + (5 / 3) ** 2) / 2)
-    )
-    assert spread([5.0])["std"] == 0.0

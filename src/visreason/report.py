@@ -470,12 +470,16 @@ def descriptions_section(inputs: Inputs) -> str:
         "blank-image accuracy",
         "image − blank",
         "correct from a wrong description",
+        f"fact precision − `{MIXTURE}`",
+        f"fact recall − `{MIXTURE}`",
     ]
+    mixture = inputs.groups[MIXTURE].runs.get("image", []) if MIXTURE in inputs.groups else []
     rows = []
     for g in inputs.groups.values():
         image, blank = g.runs.get("image", []), g.runs.get("blank", [])
         if not image:
             continue
+        versus = mixture and g.name != MIXTURE
         rows.append(
             (
                 [f"`{g.label}`"],
@@ -486,6 +490,8 @@ def descriptions_section(inputs: Inputs) -> str:
                     proportion(blank, "accuracy", cats) if blank else None,
                     paired(image, blank, "accuracy", cats) if blank else None,
                     wrong_description_share(image, cats),
+                    paired(image, mixture, "fact_precision", cats, stratify=False) if versus else None,
+                    paired(image, mixture, "fact_recall", cats, stratify=False) if versus else None,
                 ],
             )
         )
@@ -496,8 +502,11 @@ def descriptions_section(inputs: Inputs) -> str:
         "the share the description states (both in %, over answers with a description; – where the design asks "
         "for none or evaluation recorded none). *image − blank*: how much accuracy depends on the image, paired "
         "by puzzle, in points. *correct from a wrong description*: of the correct answers with a description, "
-        "the share whose description missed or misstated a fact (recall < 1); n counts answers over seeds.\n\n"
-        + _n_table(["model"], header, rows)
+        "the share whose description missed or misstated a fact (recall < 1); n counts answers over seeds. "
+        f"*− `{MIXTURE}`*: the design's fidelity minus Mixture's, in points, paired by puzzle over the puzzles "
+        "both described (seeds averaged per puzzle), with a 95% bootstrap interval: whether paying for true facts "
+        "(`fact_f1`) or for enough facts (`sufficiency`) makes descriptions more faithful than paying for a "
+        "description tag.\n\n" + _n_table(["model"], header, rows)
     )
 
 

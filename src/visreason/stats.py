@@ -1,4 +1,4 @@
-"""The statistics that evaluation and the report share: intervals, paired comparisons, spreads over seeds.
+"""The statistics that evaluation and the report share: intervals and paired comparisons.
 
 Every function is pure. The bootstrap draws from a generator seeded by its `seed`
 argument, so a report rebuilt from the same files prints the same intervals.
@@ -9,8 +9,7 @@ argument, so a report rebuilt from the same files prints the same intervals.
   bootstrap, stratified by category so that it resamples the same unweighted
   category mean that the tables report);
 - a rise between two windows of training steps, per seed: `window_rise`
-  (Welch's interval, stratified by seed, with Student's t quantile `t_quantile`);
-- seeds: `spread` and `aggregate_seeds` (mean, sample std, min, max).
+  (Welch's interval, stratified by seed, with Student's t quantile `t_quantile`).
 """
 
 from __future__ import annotations
@@ -227,42 +226,3 @@ def window_rise(first: Sequence[Sequence[float]], last: Sequence[Sequence[float]
     df = sum(v for v, _ in terms) ** 2 / sum(v * v / (n - 1) for v, n in terms)
     half = t_quantile(0.5 + level / 2, df) * math.sqrt(var)
     return {"rise": rise, "ci95": [rise - half, rise + half], "df": df, "per_seed": per_seed}
-
-
-def spread(values: list[float]) -> dict:
-    """Mean, sample standard deviation (0 for one value), min and max of seeds' values.
-
-    >>> s = spread([0.2, 0.4])
-    >>> round(s["mean"], 3), round(s["std"], 4), s["min"], s["max"]
-    (0.3, 0.1414, 0.2, 0.4)
-    """
-    return {
-        "mean": statistics.fmean(values),
-        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-        "min": min(values),
-        "max": max(values),
-        "values": values,
-    }
-
-
-def aggregate_seeds(metrics: list[dict]) -> dict:
-    """Mean and spread (sample std, min, max) over several seeds' `metrics.json` contents.
-
-    Only categories and means present in every seed are aggregated.
-
-    >>> m = lambda a: {"accuracy": {"per_category": {"clock": {"accuracy": a}}, "mean": {"accuracy": a},
-    ...                             "in_domain": None, "out_of_domain": None}}
-    >>> agg = aggregate_seeds([m(0.2), m(0.4)])
-    >>> round(agg["mean"]["mean"], 3), round(agg["mean"]["std"], 4), agg["n_seeds"]
-    (0.3, 0.1414, 2)
-    """
-    if not metrics:
-        raise VisreasonError("aggregate_seeds: no metrics given")
-    accs = [m["accuracy"] for m in metrics]
-    out: dict = {"n_seeds": len(metrics)}
-    for key in ("mean", "in_domain", "out_of_domain"):
-        vals = [a[key]["accuracy"] for a in accs if a.get(key)]
-        out[key] = spread(vals) if len(vals) == len(accs) else None
-    cats = set.intersection(*(set(a["per_category"]) for a in accs))
-    out["per_category"] = {c: spread([a["per_category"][c]["accuracy"] for a in accs]) for c in sorted(cats)}
-    return out
