@@ -374,8 +374,8 @@ def test_lora_trains_adapters_and_saves_a_merged_model(tiny_model, data, tmp_pat
 
 
 def test_per_reward_overrides_merge_over_train():
+    from visreason.config import train_settings
     from visreason.params import validate
-    from visreason.train import train_settings
 
     params = load_params()
     params["rewards"]["mixture"] = {"learning_rate": 5e-4, "lora": {"enabled": True}}
@@ -500,15 +500,31 @@ def test_vllm_sampling_seed_follows_training_seed(monkeypatch):
 
 
 def test_lora_has_a_learning_rate_of_its_own(tmp_path):
-    from visreason.train import _check_settings, _grpo_config, train_settings
+    from visreason.config import train_settings
+    from visreason.train import _check_settings, _grpo_config
 
-    params = smoke_params()
-    cfg = train_settings(params, "vanilla")
+    cfg = train_settings(smoke_params(), "vanilla")
     derived = _check_settings(cfg, 1)
     assert _grpo_config(cfg, tmp_path, 0, derived, use_vllm=False).learning_rate == cfg["learning_rate"]
     cfg["lora"]["enabled"] = True
     assert _grpo_config(cfg, tmp_path, 0, derived, use_vllm=False).learning_rate == cfg["lora"]["learning_rate"]
     assert cfg["lora"]["learning_rate"] != cfg["learning_rate"]
+
+
+def test_vllm_correction_is_the_setting_not_trls_default(tmp_path):
+    """TRL turns the vLLM importance-sampling correction on by default; the job passes its own setting."""
+    from trl import GRPOConfig
+
+    from visreason.config import train_settings
+    from visreason.train import _check_settings, _grpo_config
+
+    assert GRPOConfig(output_dir=str(tmp_path), use_cpu=True).vllm_importance_sampling_correction is True
+    cfg = train_settings(smoke_params(), "vanilla")
+    derived = _check_settings(cfg, 1)
+    for setting in (False, True):
+        cfg["vllm_importance_sampling_correction"] = setting
+        config = _grpo_config(cfg, tmp_path, 0, derived, use_vllm=True)
+        assert config.vllm_importance_sampling_correction is setting
 
 
 def test_group_of_one_cannot_learn(tiny_model, data, tmp_path):
