@@ -1,26 +1,77 @@
 """visreason: the whole study as one Snakemake workflow.
 
-    snakemake --cores all                           # default (CPU smoke) scale, locally
-    snakemake --profile workflow/profiles/slurm     # every job through sbatch
-    snakemake --config scale=paper --profile workflow/profiles/slurm   # the study's scale
+    snakemake                                   # the default scale, locally, on all cores
+    snakemake --profile slurm                   # every job through sbatch
+    snakemake --profile slurm --config scale=paper   # the study's scale
 
-params.yaml is the config. Every rule calls the `visreason` command with
-`--params params.yaml --scale <scale>`, so the commands and this DAG always see
-the same resolved settings. Only `scale` may be overridden with `--config`;
-everything else is changed in params.yaml itself.
+From the repository root, Snakemake applies the workflow profile profiles/default
+(all cores, keep-going, rerun-incomplete) to every run; `--profile slurm` adds
+the SLURM profile (slurm/config.yaml). params.yaml is the config. Every rule
+calls the `visreason` command with `--params params.yaml --scale <scale>`, so the
+commands and this DAG always see the same resolved settings. Only `scale` may be
+overridden with `--config`; everything else is changed in params.yaml itself.
+After a run, dvc.lock records every job found up to date (see onsuccess), so
+`dvc status` and `dvc repro` agree with Snakemake.
 """
+
+import importlib.util
+import os
+import re
+import sys
+from pathlib import Path
+
+from snakemake.cli import get_profile_dir
 
 from visreason import VisreasonError
 from visreason.config import resolve
-from visreason.params import load_params, validate
+from visreason.params import MODES, load_params, validate
 
-
-configfile: "params.yaml"
-
-
-# The same validation every `visreason` command runs: a bad key stops here,
-# named by its dotted path, before any job starts.
 PARAMS_FILE = "params.yaml"
+# The value the shipped SLURM profile holds where a cluster's own must go.
+PLACEHOLDER = "CHANGE_ME"
+
+
+def profile_files():
+    """The config files of the profiles given with --profile or $SNAKEMAKE_PROFILE (for messages)."""
+    names = [v for v in os.environ.get("SNAKEMAKE_PROFILE", "").split(os.pathsep) if v]
+    argv = sys.argv[1:]
+    for i, arg in enumerate(argv):
+        if arg == "--profile" and i + 1 < len(argv):
+            names.append(argv[i + 1])
+        elif arg.startswith("--profile="):
+            names.append(arg.split("=", 1)[1])
+    found = (get_profile_dir(name) for name in names)
+    return [Path(entry[1]) for entry in found if entry]
+
+
+def check_placeholders():
+    """Stop before the first sbatch if a default resource still holds a placeholder, naming file and key."""
+    defaults = workflow.resource_settings.default_resources  # None through the API
+    for arg in getattr(defaults, "args", None) or []:
+        key, _, value = arg.partition("=")
+        if PLACEHOLDER in value:
+            files = [str(f) for f in profile_files() if value in f.read_text()]
+            where = files[-1] if files else "--default-resources"
+            raise WorkflowError(
+                f"{where}: default-resources: '{key}' is still the placeholder {value}: "
+                "set it to your cluster's value, or delete the line"
+            )
+
+
+# The params file through the same strict reader as every `visreason` command,
+# before Snakemake's own YAML loader sees it (that one lets a duplicated key win
+# silently and answers a binary file with a traceback).
+try:
+    load_params(PARAMS_FILE)
+except VisreasonError as err:
+    raise WorkflowError(str(err)) from None
+
+
+configfile: PARAMS_FILE
+
+
+# The same validation every `visreason` command runs, now of the config with any
+# --config override: a bad key stops here, named by its dotted path.
 try:
     validate(config, source=PARAMS_FILE)
     P = resolve(config)
@@ -32,14 +83,45 @@ if _on_disk != P:
         f"--config/--configfile may only change `scale`; edit {PARAMS_FILE} for anything else "
         "(the jobs read it, so the DAG and the commands would disagree)"
     )
+check_placeholders()
+
+
+def dvc_mirror():
+    """workflow/dvc_from_snakemake.py as a module: the one definition of the DVC stages."""
+    path = Path(workflow.basedir) / "workflow" / "dvc_from_snakemake.py"
+    spec = importlib.util.spec_from_file_location("dvc_from_snakemake", path)
+    mirror = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mirror)
+    return mirror
+
+
+def record_in_dvc():
+    """Record in dvc.lock every job of this run that is now up to date (ran, or had nothing to do)."""
+    dag = workflow.dag
+    dvc_mirror().record_jobs([job for job in dag.jobs if dag.noneedrun_finished(job)])
 
 
 onstart:
-    # One tracking store for all jobs: create it (and the experiment) before
-    # parallel jobs race to (see visreason.tracking).
-    from visreason.tracking import prepare_store
+    # Imported here, not at the top: importing MLflow takes 15-20 s, which every
+    # `snakemake -n` would wait for.
+    from visreason import tracking
 
-    prepare_store(P)
+    # One tag value for every run of this invocation (jobs inherit the
+    # environment, through sbatch too), and one store for all jobs, created
+    # before parallel jobs race to create it.
+    os.environ.setdefault(tracking.PIPELINE_ENV, tracking.new_pipeline_id())
+    print(
+        f"MLflow: runs of this pipeline are tagged pipeline={os.environ[tracking.PIPELINE_ENV]}"
+    )
+    tracking.prepare_store(P)
+
+
+onsuccess:
+    record_in_dvc()
+
+
+onerror:
+    record_in_dvc()
 
 
 include: "workflow/rules/common.smk"
@@ -50,7 +132,7 @@ wildcard_constraints:
     reward="|".join(REWARDS),
     seed=r"\d+",
     tag="base|[a-z_]+-seed\d+",
-    mode=r"image|text|image\+caption",
+    mode="|".join(re.escape(m) for m in MODES),
     captioner="oracle|model",
 
 
