@@ -37,7 +37,7 @@ CODE = "src/visreason"
 # drawn by the templates in .dvc/plots/ (one line or bar group per reward design).
 PLOTS = [
     {
-        "reward per design": {
+        "reward_per_design": {
             "template": "reward_per_design",
             "x": "step",
             "y": {"results/report/reward_curves.csv": "value"},
@@ -47,7 +47,7 @@ PLOTS = [
         }
     },
     {
-        "completion length per design": {
+        "length_per_design": {
             "template": "length_per_design",
             "x": "step",
             "y": {"results/report/reward_curves.csv": "value"},
@@ -57,7 +57,7 @@ PLOTS = [
         }
     },
     {
-        "accuracy per design and mode": {
+        "accuracy_per_design": {
             "template": "accuracy_per_design",
             "x": "model",
             "y": {"results/report/accuracy.csv": "accuracy"},
@@ -86,10 +86,19 @@ PAGE = """<!DOCTYPE html>
   <div id="no-plots" hidden>No plots to draw yet: results/report/reward_curves.csv and accuracy.csv
   are written by the pipeline's report stage. Run <code>bash run.sh</code> (or <code>snakemake</code>,
   or <code>dvc repro</code>) first, then <code>dvc plots show</code> again.</div>
-  {{plot_divs}}
   <script>
-    if (!document.querySelector("body > div[id]:not(#no-plots)")) document.getElementById("no-plots").hidden = false;
+    // DVC writes an empty spec for a plot whose table is missing: count the others.
+    let drawn = 0;
+    const embed = window.vegaEmbed;
+    window.vegaEmbed = (el, spec, options) => {{
+      if (Object.keys(spec).length) drawn += 1;
+      return embed(el, spec, options);
+    }};
+    addEventListener("DOMContentLoaded", () => {{
+      if (!drawn) document.getElementById("no-plots").hidden = false;
+    }});
   </script>
+  {{plot_divs}}
 </body>
 </html>
 """
