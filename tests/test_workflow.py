@@ -234,6 +234,7 @@ def test_snakemake_dry_run_stops_on_the_params_error_visreason_gives(project, ed
 
 def real_project(dest: Path) -> Path:
     """A git checkout of the real package and workflow, at a one-design, two-step scale."""
+    dest.mkdir(parents=True)
     copy_workflow(dest)
     shutil.copytree(REPO_ROOT / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "configs"):
