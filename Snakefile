@@ -14,49 +14,14 @@ After a run, dvc.lock records every job found up to date (see onsuccess), so
 `dvc status` and `dvc repro` agree with Snakemake.
 """
 
-import importlib.util
 import os
 import re
-import sys
-from pathlib import Path
-
-from snakemake.cli import get_profile_dir
 
 from visreason import VisreasonError
 from visreason.config import resolve
 from visreason.params import MODES, load_params, validate
 
 PARAMS_FILE = "params.yaml"
-# The value the shipped SLURM profile holds where a cluster's own must go.
-PLACEHOLDER = "CHANGE_ME"
-
-
-def profile_files():
-    """The config files of the profiles given with --profile or $SNAKEMAKE_PROFILE (for messages)."""
-    names = [v for v in os.environ.get("SNAKEMAKE_PROFILE", "").split(os.pathsep) if v]
-    argv = sys.argv[1:]
-    for i, arg in enumerate(argv):
-        if arg == "--profile" and i + 1 < len(argv):
-            names.append(argv[i + 1])
-        elif arg.startswith("--profile="):
-            names.append(arg.split("=", 1)[1])
-    found = (get_profile_dir(name) for name in names)
-    return [Path(entry[1]) for entry in found if entry]
-
-
-def check_placeholders():
-    """Stop before the first sbatch if a default resource still holds a placeholder, naming file and key."""
-    defaults = workflow.resource_settings.default_resources  # None through the API
-    for arg in getattr(defaults, "args", None) or []:
-        key, _, value = arg.partition("=")
-        if PLACEHOLDER in value:
-            files = [str(f) for f in profile_files() if value in f.read_text()]
-            where = files[-1] if files else "--default-resources"
-            raise WorkflowError(
-                f"{where}: default-resources: '{key}' is still the placeholder {value}: "
-                "set it to your cluster's value, or delete the line"
-            )
-
 
 # The params file through the same strict reader as every `visreason` command,
 # before Snakemake's own YAML loader sees it (that one lets a duplicated key win
@@ -83,22 +48,6 @@ if _on_disk != P:
         f"--config/--configfile may only change `scale`; edit {PARAMS_FILE} for anything else "
         "(the jobs read it, so the DAG and the commands would disagree)"
     )
-check_placeholders()
-
-
-def dvc_mirror():
-    """workflow/dvc_from_snakemake.py as a module: the one definition of the DVC stages."""
-    path = Path(workflow.basedir) / "workflow" / "dvc_from_snakemake.py"
-    spec = importlib.util.spec_from_file_location("dvc_from_snakemake", path)
-    mirror = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mirror)
-    return mirror
-
-
-def record_in_dvc():
-    """Record in dvc.lock every job of this run that is now up to date (ran, or had nothing to do)."""
-    dag = workflow.dag
-    dvc_mirror().record_jobs([job for job in dag.jobs if dag.noneedrun_finished(job)])
 
 
 onstart:
@@ -125,6 +74,9 @@ onerror:
 
 
 include: "workflow/rules/common.smk"
+
+
+check_placeholders()
 
 
 wildcard_constraints:
