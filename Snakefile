@@ -15,19 +15,16 @@ After a run, dvc.lock records every job found up to date (see onsuccess), so
 """
 
 import os
-import re
 
 from visreason import VisreasonError
-from visreason.config import resolve
-from visreason.params import MODES, load_params, validate
+from visreason.config import read_yaml, resolve
+from visreason.params import load_params, validate
 
 PARAMS_FILE = "params.yaml"
-
-# The params file through the same strict reader as every `visreason` command,
-# before Snakemake's own YAML loader sees it (that one lets a duplicated key win
-# silently and answers a binary file with a traceback).
+# Read the file as every command does before Snakemake's own loader, which gives a
+# traceback on a binary or non-UTF-8 file and silently keeps the last of duplicated keys.
 try:
-    load_params(PARAMS_FILE)
+    read_yaml(PARAMS_FILE)
 except VisreasonError as err:
     raise WorkflowError(str(err)) from None
 
@@ -35,8 +32,8 @@ except VisreasonError as err:
 configfile: PARAMS_FILE
 
 
-# The same validation every `visreason` command runs, now of the config with any
-# --config override: a bad key stops here, named by its dotted path.
+# The same validation every `visreason` command runs: a bad key stops here,
+# named by its dotted path, before any job starts.
 try:
     validate(config, source=PARAMS_FILE)
     P = resolve(config)
@@ -83,8 +80,8 @@ wildcard_constraints:
     split="train|eval",
     reward="|".join(REWARDS),
     seed=r"\d+",
-    tag="base|[a-z_]+-seed\d+",
-    mode="|".join(re.escape(m) for m in MODES),
+    tag="base|[a-z0-9_]+-seed\d+",
+    mode=r"image|text|image\+caption",
     captioner="oracle|model",
 
 

@@ -36,9 +36,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-# Shared reward columns, in the order preferred: the total reward under the
-# design-independent name, then TRL's own name for it.
-REWARD_METRICS = ("reward/total", "reward")
+# The shared reward column: training logs the total reward under one name for
+# every design (and each term as reward/<term>).
+REWARD_METRICS = ("reward/total",)
 CURVE_PLOTS = ("reward_per_design", "length_per_design")
 
 

@@ -26,10 +26,11 @@ params.yaml, then `sqlite:///<repo>/mlflow.db` (mlflow 3.17 refuses a bare
 
 Failures are one line (VisreasonError) before any work: a tracking server that
 does not answer within $MLFLOW_HTTP_REQUEST_TIMEOUT seconds (10 unless set), a
-read-only or unreadable store. A job ended by SIGTERM (scancel, preemption, a
-time limit) marks its run KILLED on the way out; one killed outright (SIGKILL,
-a lost node) cannot, so its restart calls `end_stale_run` on the run it left, or
-continues it with `start_run(run_id=...)`.
+read-only or unreadable store. Within a run SIGTERM (scancel, preemption, a
+time limit) is Ctrl-C (`interrupt_on_sigterm`): the run ends KILLED and the CLI
+exits 130. A job killed outright (SIGKILL, a lost node) cannot end its run; its
+restart continues that run with `start_run(run_id=...)` or ends it (training
+does both: see visreason.train).
 
 Parallel jobs (six trainings at once under SLURM) share one store. With SQLite:
 `prepare_store` creates the database and the experiment once, up front (the
@@ -84,10 +85,6 @@ DIGEST_CHARS = 16
 # to override.
 HTTP_TIMEOUT_S = 10
 HTTP_RETRIES = 3
-
-
-class Terminated(SystemExit):
-    """SIGTERM during a run: the run ends KILLED, and the process exits with 143 (128 + SIGTERM)."""
 
 
 def tracking_uri(params: dict | None = None) -> str:
@@ -292,41 +289,18 @@ def dataset_input(name: str, path: str | Path) -> MetaDataset | None:
     return MetaDataset(LocalArtifactDatasetSource(where), name=where, digest=sha256_file(manifest)[:DIGEST_CHARS])
 
 
-def end_stale_run(params: dict, run_id: str, status: str = "KILLED") -> bool:
-    """Mark a run that a killed job left RUNNING as ended (`status`: KILLED or FAILED).
-
-    For a restarting job that starts a new run instead of continuing the old one
-    (`start_run(run_id=...)`); the caller holds the job's lock, so no live job
-    owns that run. Returns False when the run has already ended or is not in
-    this store.
-    """
-    if status not in ("KILLED", "FAILED"):
-        raise ValueError(f"status must be KILLED or FAILED, not {status!r}")
-    uri = tracking_uri(params)
-    client = MlflowClient(uri)
-    with _store_errors(uri):
-        try:
-            run = client.get_run(run_id)
-        except mlflow.exceptions.MlflowException:
-            return False
-        if run.info.status != "RUNNING":
-            return False
-        client.set_tag(run_id, "ended_by", "a restarted job (this run's process was killed)")
-        client.set_terminated(run_id, status)
-    return True
+def interrupt_on_sigterm(signum, frame):
+    """A SIGTERM handler: SIGTERM ends a job as Ctrl-C does (its run KILLED, atomic writes cleaned up)."""
+    raise KeyboardInterrupt("terminated (SIGTERM)")
 
 
 @contextlib.contextmanager
 def _killed_on_sigterm() -> Iterator[None]:
-    """Within the block, SIGTERM raises Terminated (so the run and atomic writes close cleanly)."""
+    """Within the block, SIGTERM raises KeyboardInterrupt (signals reach the main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def handler(signum, frame):
-        raise Terminated(128 + signal.SIGTERM)
-
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = signal.signal(signal.SIGTERM, interrupt_on_sigterm)
     try:
         yield
     finally:
@@ -380,7 +354,7 @@ def start_run(
                     _log_datasets(inputs or {})
             yield run
         status = "FINISHED"
-    except (Terminated, KeyboardInterrupt):
+    except KeyboardInterrupt:
         status = "KILLED"
         raise
     finally:

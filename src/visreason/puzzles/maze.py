@@ -39,6 +39,7 @@ from PIL import Image, ImageDraw
 from visreason.puzzles.base import (
     Puzzle,
     PuzzleError,
+    banded_options,
     normalize,
     require_grid,
     require_keys,
@@ -71,7 +72,6 @@ _ROW = r"row (\d+):((?: \d+\b)+)"
 _OPENING = r"(entry|exit) cell is row (\d+), column (\d+)\b"
 # The released distractors of maze, move_box and number_slide all lie in [1, high] for
 # answers up to `limit` (0 of 300 outside in each): (limit, high) bands.
-OPTION_BANDS = ((5, 5), (10, 9), (50, 49), (100, 99))
 
 
 def asked_quantity(question: str) -> str:
@@ -98,27 +98,6 @@ def _grid(solution: dict) -> list[list[int]]:
     if any(type(v) is not int or v not in (0, 1) for row in grid for v in row):
         raise PuzzleError("maze: 'maze' cells must be 0 (empty) or 1 (obstacle)")
     return grid
-
-
-def banded_options(answer: str, rng: random.Random) -> list[str]:
-    """The answer and 3 distinct distractors drawn uniformly from the released band of the answer.
-
-    The released options of maze, move_box and number_slide keep their distractors in
-    [1, 5] for answers up to 5, [1, 9] up to 10, [1, 49] up to 50 and [1, 99] up to 100;
-    beyond, we use [1, 2 x answer].
-
-    >>> sorted(banded_options("3", random.Random(0)), key=int)
-    ['1', '2', '3', '5']
-    >>> opts = banded_options("37", random.Random(0))
-    >>> "37" in opts and len(set(opts)) == 4 and all(1 <= int(o) <= 49 for o in opts)
-    True
-    """
-    gold = int(answer)
-    high = next((h for limit, h in OPTION_BANDS if gold <= limit), 2 * gold)
-    picks = rng.sample([v for v in range(1, high + 1) if v != gold], 3)
-    opts = [str(v) for v in picks] + [answer]
-    rng.shuffle(opts)
-    return opts
 
 
 def openings(grid: list[list[int]]) -> tuple[tuple[int, int], tuple[int, int]]:

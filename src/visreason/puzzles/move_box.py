@@ -35,8 +35,15 @@ from collections import deque
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, normalize, require_grid, require_keys, require_size
-from visreason.puzzles.maze import banded_options
+from visreason.puzzles.base import (
+    Puzzle,
+    PuzzleError,
+    banded_options,
+    normalize,
+    require_grid,
+    require_keys,
+    require_size,
+)
 
 IDS = {"empty": ".", "brick": "#", "box": "B", "person": "S", "target": "T"}
 SIDE = 6
@@ -203,7 +210,8 @@ def timesteps(grid: list[list[str]], path: list[tuple[int, int]], ids: dict) -> 
 
 class MoveBox(Puzzle):
     name = "move_box"
-    claim_pattern = r"(?<!\w)(?:row \d+:(?: \S(?!\S))+|(?:box|player|target) at row \d+, column \d+\b)"
+    # A row is its cells, one symbol each, up to whitespace, ";" or "," (facts may be listed inline).
+    claim_pattern = r"(?<!\w)(?:row \d+:(?: [^\s;,](?=[\s;,]|$))+|(?:box|player|target) at row \d+, column \d+\b)"
 
     def solve(self, solution: dict, question: str) -> str:
         if not isinstance(question, str) or "minimum number of pushes" not in normalize(question):

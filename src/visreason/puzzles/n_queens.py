@@ -28,7 +28,7 @@ import re
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, normalize, require_keys, require_size
+from visreason.puzzles.base import Puzzle, PuzzleError, normalize, require_keys, require_size, uniform_options
 
 KEYS = ("rows", "columns", "given_queen_positions")  # the start state; `missing_queen_positions` is derived
 SIZES, SIZE_WEIGHTS = (8, 9, 10), (30, 35, 35)  # as released
@@ -173,10 +173,7 @@ class NQueens(Puzzle):
 
     def options(self, answer: str, solution: dict, rng: random.Random) -> list[str]:
         """The answer and 3 distinct others of 3-15, uniformly, as released."""
-        low, high = OPTION_RANGE
-        opts = [str(v) for v in rng.sample([v for v in range(low, high + 1) if str(v) != answer], 3)] + [answer]
-        rng.shuffle(opts)
-        return opts
+        return uniform_options(answer, rng, *OPTION_RANGE)
 
     def render(self, solution: dict, size: int) -> Image.Image:
         """A yellow-orange chequered board (top-left square light) with white queens."""

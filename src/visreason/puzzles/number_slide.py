@@ -43,8 +43,7 @@ import re
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, font, normalize, require_keys, require_size
-from visreason.puzzles.maze import banded_options
+from visreason.puzzles.base import Puzzle, PuzzleError, banded_options, font, normalize, require_keys, require_size
 
 # Direction of the open position -> (row step, column step). The order is the one the
 # released `path_track` keys enumerate in.
