@@ -250,11 +250,6 @@ def real_project(dest: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="train_config.json still records the dataset's absolute path, so a moved checkout trains from step 0 "
-    "(the training stage makes its recorded paths repository-relative)",
-)
 def test_a_moved_checkout_resumes_training_under_dvc_repro(tmp_path):
     first = real_project(tmp_path / "first" / "visreason")
     env = {"PYTHONPATH": str(first / "src"), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
