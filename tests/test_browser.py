@@ -68,7 +68,7 @@ def test_mlflow_runs_page_lists_six_trainings_with_their_dataset_and_a_shared_re
     assert "tags.pipeline%20%3D%20%22test-pipeline%22" in proc.stdout
     assert "rows on the page: 6; reward/total: continuous-seed0 0.2," in proc.stdout
     # the Dataset column shows each run's dataset with its digest (the manifest's sha256)
-    assert proc.stdout.count(f"({sha256_file(data / 'manifest.json')[:16]})") == len(DESIGNS)
+    assert proc.stdout.count(f"({sha256_file(data / 'manifest.json')[:36]})") == len(DESIGNS)
     assert shot.stat().st_size > 10_000
 
 

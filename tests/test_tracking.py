@@ -319,7 +319,7 @@ def test_artifacts_and_datasets_are_recorded_relative_to_the_repository(tmp_path
     assert got.data.tags["pipeline"] == "20250101-000000-abcd"
     assert got.data.tags["mlflow.source.name"] == "visreason train"
     (dataset_input,) = got.inputs.dataset_inputs
-    assert dataset_input.dataset.name == "results/test-tracking-dataset"
-    assert dataset_input.dataset.digest == manifest_digest[:16]
+    assert dataset_input.dataset.name == "test-tracking-dataset"
+    assert dataset_input.dataset.digest == manifest_digest[:36]
     assert json.loads(dataset_input.dataset.source) == {"uri": "results/test-tracking-dataset"}
     assert [(t.key, t.value) for t in dataset_input.tags] == [("mlflow.data.context", "data")]

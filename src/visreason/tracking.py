@@ -10,10 +10,10 @@ by `start_run`. What a run carries, so that runs compare at a glance:
   The six training runs are one filter away: `tags.stage = "train"`; one
   invocation's: `tags.pipeline = "<id>"`.
 - datasets: every input folder holding a `manifest.json` (a `visreason data build`
-  output) is logged with `mlflow.log_input`, so the UI's Dataset column names it:
-  its path relative to the repository, as digest the first 16 hex digits of the
-  manifest's sha256 (MLflow caps digests at 36 characters; the full hash is the
-  `input.<name>` tag), as context the input's name.
+  output) is logged with `mlflow.log_input`, so the UI's Dataset column names it,
+  as training logs its training set: the folder's name (`train`, `eval`), its
+  path relative to the repository as source, as digest the first 36 hex digits
+  of the manifest's sha256 (MLflow's cap on a digest), as context the input's name.
 - accuracy in percent (0-100), the unit of the study's tables: `percent`.
 - paths relative to the repository root (`repo_relative`): the experiment's
   artifacts live in `mlruns/<experiment id>/` there (MLflow itself would record an
@@ -78,7 +78,7 @@ T = TypeVar("T")
 _TRANSIENT = ("database is locked", "already exists", "unique constraint failed")
 PIPELINE_ENV = "VISREASON_PIPELINE"
 MANIFEST = "manifest.json"
-DIGEST_CHARS = 16
+DIGEST_CHARS = 36  # MLflow's longest digest
 # Seconds an HTTP request to a tracking server may take, and retries after a
 # failed one (MLflow's own defaults, 120 s and 7 retries with doubling waits,
 # leave a job silent for minutes when the server is gone). Set either variable
@@ -285,8 +285,8 @@ def dataset_input(name: str, path: str | Path) -> MetaDataset | None:
     manifest = Path(path) / MANIFEST
     if not manifest.is_file():
         return None
-    where = repo_relative(path)
-    return MetaDataset(LocalArtifactDatasetSource(where), name=where, digest=sha256_file(manifest)[:DIGEST_CHARS])
+    source = LocalArtifactDatasetSource(repo_relative(path))
+    return MetaDataset(source, name=Path(path).name, digest=sha256_file(manifest)[:DIGEST_CHARS])
 
 
 def interrupt_on_sigterm(signum, frame):
