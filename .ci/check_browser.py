@@ -1,13 +1,13 @@
 """Look at what users see, in headless Chromium: the MLflow runs page and the `dvc plots` page.
 
-    python .ci/check_browser.py mlflow [--store URI] [--screenshot PNG]
+    python .ci/check_browser.py mlflow [--store URI] [--designs a,b,...] [--screenshot PNG]
     python .ci/check_browser.py plots [--html dvc_plots/index.html] --designs a,b,... [--screenshot PNG]
 
 `mlflow` starts `mlflow ui` on loopback from the repository root, opens the runs
 page of one pipeline's training runs exactly as the README says (the URL with its
 filter, then Columns -> the reward metric), and checks that the table lists every
-training run of that pipeline, each with its dataset and a value in a reward
-column they share.
+training run of that pipeline (and, with --designs, one for every design), each
+with its dataset and a value in a reward column they share.
 `plots` opens the page `dvc plots show` wrote, offline, and checks that each
 per-design curve has one line per design. Both print what they found, save a
 screenshot, and exit 1 when something is missing.
@@ -191,8 +191,11 @@ def click_text(b: Browser, selector: str, text: str) -> bool:
     )
 
 
-def check_mlflow(store: str, experiment: str, screenshot: Path) -> list[str]:
+def check_mlflow(store: str, experiment: str, screenshot: Path, designs: list[str] | None = None) -> list[str]:
     exp_id, runs, pipeline = training_runs(store, experiment)
+    trained = sorted({r.data.tags.get("reward", "") for r in runs})
+    if designs is not None and trained != sorted(designs):
+        return [f"the pipeline's training runs are of the designs {trained}, not {sorted(designs)}"]
     names = sorted(r.info.run_name for r in runs)
     shared = set.intersection(*(set(r.data.metrics) for r in runs))
     metric = next((m for m in REWARD_METRICS if m in shared), None)
@@ -281,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     ml = sub.add_parser("mlflow", help="the training runs and a shared reward column on the MLflow runs page")
     ml.add_argument("--store", default=os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{ROOT / 'mlflow.db'}")
     ml.add_argument("--experiment", default="visreason")
+    ml.add_argument("--designs", help="comma-separated reward designs expected as training runs")
     ml.add_argument("--screenshot", type=Path, default=Path("/tmp/visreason-mlflow-runs.png"))
     pl = sub.add_parser("plots", help="one line per design in the page of `dvc plots show`")
     pl.add_argument("--html", type=Path, default=ROOT / "dvc_plots" / "index.html")
@@ -288,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     pl.add_argument("--screenshot", type=Path, default=Path("/tmp/visreason-dvc-plots.png"))
     args = parser.parse_args(argv)
     if args.what == "mlflow":
-        problems = check_mlflow(args.store, args.experiment, args.screenshot)
+        designs = args.designs.split(",") if args.designs else None
+        problems = check_mlflow(args.store, args.experiment, args.screenshot, designs)
     else:
         problems = check_plots(args.html, args.designs.split(","), args.screenshot)
     print(f"screenshot: {args.screenshot}")

@@ -72,6 +72,18 @@ def test_mlflow_runs_page_lists_six_trainings_with_their_dataset_and_a_shared_re
     assert shot.stat().st_size > 10_000
 
 
+def test_mlflow_check_fails_when_a_design_has_no_training_run(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("VISREASON_PIPELINE", "test-pipeline")
+    for design in DESIGNS[:-1]:  # the last design's training never logged a run
+        with start_run(load_params(), "train", f"{design}-seed0", tags={"reward": design, "seed": 0}):
+            mlflow.log_metric("reward/total", 0.1, step=1)
+    proc = check("mlflow", "--store", uri, "--designs", ",".join(DESIGNS), "--screenshot", str(tmp_path / "s.png"))
+    assert proc.returncode == 1
+    assert f"problem: the pipeline's training runs are of the designs {sorted(DESIGNS[:-1])}" in proc.stderr
+
+
 def write_curves(path: Path, designs: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:

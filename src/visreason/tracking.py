@@ -7,7 +7,7 @@ by `start_run`. What a run carries, so that runs compare at a glance:
   `seed` where they apply, `input.<name>` = the sha256 of each input file or
   folder, and `pipeline`: one id per Snakemake invocation (the Snakefile sets
   $VISREASON_PIPELINE; a command typed by hand or run by `dvc repro` has none).
-  The six training runs are one filter away: `tags.stage = "train"`; one
+  The training runs of every design are one filter away: `tags.stage = "train"`; one
   invocation's: `tags.pipeline = "<id>"`.
 - datasets: every input folder holding a `manifest.json` (a `visreason data build`
   output) is logged with `mlflow.log_input`, so the UI's Dataset column names it,
@@ -32,7 +32,7 @@ exits 130. A job killed outright (SIGKILL, a lost node) cannot end its run; its
 restart continues that run with `start_run(run_id=...)` or ends it (training
 does both: see visreason.train).
 
-Parallel jobs (six trainings at once under SLURM) share one store. With SQLite:
+Parallel jobs (every training at once under SLURM) share one store. With SQLite:
 `prepare_store` creates the database and the experiment once, up front (the
 Snakefile's `onstart` does it; every run also passes through it under a file
 lock), because concurrent first connections race on the schema migration and
