@@ -1,14 +1,20 @@
 """visreason: the whole study as one Snakemake workflow.
 
-    snakemake --cores all                           # default (CPU smoke) scale, locally
-    snakemake --profile workflow/profiles/slurm     # every job through sbatch
-    snakemake --config scale=paper --profile workflow/profiles/slurm   # the study's scale
+    snakemake                                   # the default scale, locally, on all cores
+    snakemake --profile slurm                   # every job through sbatch
+    snakemake --profile slurm --config scale=paper   # the study's scale
 
-params.yaml is the config. Every rule calls the `visreason` command with
-`--params params.yaml --scale <scale>`, so the commands and this DAG always see
-the same resolved settings. Only `scale` may be overridden with `--config`;
-everything else is changed in params.yaml itself.
+From the repository root, Snakemake applies the workflow profile profiles/default
+(all cores, keep-going, rerun-incomplete) to every run; `--profile slurm` adds
+the SLURM profile (slurm/config.yaml). params.yaml is the config. Every rule
+calls the `visreason` command with `--params params.yaml --scale <scale>`, so the
+commands and this DAG always see the same resolved settings. Only `scale` may be
+overridden with `--config`; everything else is changed in params.yaml itself.
+After a run, dvc.lock records every job found up to date (see onsuccess), so
+`dvc status` and `dvc repro` agree with Snakemake.
 """
+
+import os
 
 from visreason import VisreasonError
 from visreason.config import read_yaml, resolve
@@ -42,14 +48,32 @@ if _on_disk != P:
 
 
 onstart:
-    # One tracking store for all jobs: create it (and the experiment) before
-    # parallel jobs race to (see visreason.tracking).
-    from visreason.tracking import prepare_store
+    # Imported here, not at the top: importing MLflow takes 15-20 s, which every
+    # `snakemake -n` would wait for.
+    from visreason import tracking
 
-    prepare_store(P)
+    # One tag value for every run of this invocation (jobs inherit the
+    # environment, through sbatch too), and one store for all jobs, created
+    # before parallel jobs race to create it.
+    os.environ.setdefault(tracking.PIPELINE_ENV, tracking.new_pipeline_id())
+    print(
+        f"MLflow: runs of this pipeline are tagged pipeline={os.environ[tracking.PIPELINE_ENV]}"
+    )
+    tracking.prepare_store(P)
+
+
+onsuccess:
+    record_in_dvc()
+
+
+onerror:
+    record_in_dvc()
 
 
 include: "workflow/rules/common.smk"
+
+
+check_placeholders()
 
 
 wildcard_constraints:

@@ -541,12 +541,7 @@ def _mlflow_run(job: Job):
                 source = resolve_dataset_source(settings["data"])
             dataset = MetaDataset(source, name=Path(settings["data"]).name, digest=digest[:36])  # MLflow's limit
             mlflow.log_input(dataset, context="training", tags={"manifest_sha256": digest})
-        try:
-            yield run.info.run_id
-        except BaseException as err:
-            if not isinstance(err, Exception):  # interrupted or terminated, not failed
-                mlflow.end_run("KILLED")
-            raise
+        yield run.info.run_id  # tracking.start_run ends it FAILED, or KILLED on SIGTERM or Ctrl-C
 
 
 def _reward_curve_png(history: list[dict], reward: str, path: Path) -> Path:
@@ -677,7 +672,8 @@ def run_train(
     created = not out.exists()
     lock = OutdirLock(out) if state.is_main_process else None
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous_sigterm = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    # SIGTERM (a scheduler's preemption or time limit) ends the job like Ctrl-C: cleaned up, run KILLED.
+    previous_sigterm = signal.signal(signal.SIGTERM, tracking.interrupt_on_sigterm) if in_main_thread else None
     try:
         if state.is_main_process:
             mlflow.set_tracking_uri(tracking.tracking_uri(params))  # before reading the previous run
@@ -782,11 +778,6 @@ def _validate(params: dict, reward: str, seed: int, data: Path, source: str, out
         for line in cannot_learn:
             print(f"visreason train: WARNING: cannot learn: {line}", file=sys.stderr, flush=True)
     return job
-
-
-def _terminate(signum, frame):
-    """SIGTERM (a scheduler's preemption or time limit) ends the job like Ctrl-C: cleaned up, run KILLED."""
-    raise KeyboardInterrupt("terminated (SIGTERM)")
 
 
 def _clean_after_failure(out: Path, created: bool, lock: OutdirLock | None) -> None:

@@ -1,6 +1,14 @@
-# Helpers shared by the rules: the command line, tracked params, job resources.
+# Helpers shared by the rules (the command line, tracked params, job resources)
+# and by the Snakefile (the profile's placeholders, dvc.lock after a run).
 # Rules take these values through `params:`, so each job's command is complete
 # provenance on its own (and `dvc.yaml` gets the same command).
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from snakemake.cli import get_profile_dir
 
 from visreason.params import BASE_TAG, CAPTIONERS, run_tag, split_tag
 
@@ -95,3 +103,49 @@ def eval_inputs(wildcards):
     if wildcards.mode == "image+caption":
         inputs["captions"] = f"results/captions/eval/{CAPTION_SOURCE}/summary.json"
     return inputs
+
+
+# The value the shipped SLURM profile holds where a cluster's own must go.
+PLACEHOLDER = "CHANGE_ME"
+
+
+def profile_files():
+    """The config files of the profiles given with --profile or $SNAKEMAKE_PROFILE (for messages)."""
+    names = [v for v in os.environ.get("SNAKEMAKE_PROFILE", "").split(os.pathsep) if v]
+    argv = sys.argv[1:]
+    for i, arg in enumerate(argv):
+        if arg == "--profile" and i + 1 < len(argv):
+            names.append(argv[i + 1])
+        elif arg.startswith("--profile="):
+            names.append(arg.split("=", 1)[1])
+    found = (get_profile_dir(name) for name in names)
+    return [Path(entry[1]) for entry in found if entry]
+
+
+def check_placeholders():
+    """Stop before the first sbatch if a default resource still holds a placeholder, naming file and key."""
+    defaults = workflow.resource_settings.default_resources  # None through the API
+    for arg in getattr(defaults, "args", None) or []:
+        key, _, value = arg.partition("=")
+        if PLACEHOLDER in value:
+            files = [str(f) for f in profile_files() if value in f.read_text()]
+            where = files[-1] if files else "--default-resources"
+            raise WorkflowError(
+                f"{where}: default-resources: '{key}' is still the placeholder {value}: "
+                "set it to your cluster's value, or delete the line"
+            )
+
+
+def dvc_mirror():
+    """workflow/dvc_from_snakemake.py as a module: the one definition of the DVC stages."""
+    path = Path(workflow.basedir) / "workflow" / "dvc_from_snakemake.py"
+    spec = importlib.util.spec_from_file_location("dvc_from_snakemake", path)
+    mirror = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mirror)
+    return mirror
+
+
+def record_in_dvc():
+    """Record in dvc.lock every job of this run that is now up to date (ran, or had nothing to do)."""
+    dag = workflow.dag
+    dvc_mirror().record_jobs([job for job in dag.jobs if dag.noneedrun_finished(job)])

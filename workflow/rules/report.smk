@@ -19,7 +19,7 @@ rule report_results:
     output:
         report=report(
             directory("results/report"),
-            patterns=["{name}.png"],
+            patterns=["{name}.png", "{name}.csv"],
             caption="../report/figures.rst",
             category="Report",
         ),
