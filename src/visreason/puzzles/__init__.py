@@ -15,6 +15,7 @@ from visreason.puzzles.maze import Maze
 from visreason.puzzles.move_box import MoveBox
 from visreason.puzzles.n_queens import NQueens
 from visreason.puzzles.number_slide import NumberSlide
+from visreason.puzzles.probe_colour import ProbeColour
 from visreason.puzzles.rotting_kiwi import RottingKiwi
 from visreason.puzzles.think_dot import ThinkDot
 from visreason.puzzles.tower_of_hanoi import TowerOfHanoi
@@ -40,6 +41,7 @@ CATEGORIES: dict[str, Puzzle] = {
         ThinkDot(),
         WheelOfFortune(),
         WoodSlide(),
+        ProbeColour(),  # a lab probe, not AlgoPuzzleVQA: no released records
     )
 }
 
