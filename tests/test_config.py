@@ -64,7 +64,7 @@ def test_invalid_values_name_their_key(path, value, message):
 
 
 def test_unknown_scale_names_the_key():
-    with pytest.raises(VisreasonError, match="'scale': unknown scale 'huge' \\(valid: paper, smoke\\)"):
+    with pytest.raises(VisreasonError, match="'scale': unknown scale 'huge' \\(valid: lab, paper, smoke\\)"):
         resolve(base(), "huge")
 
 
