@@ -39,6 +39,7 @@ from visreason import VisreasonError
 from visreason.models import build_messages, load_processor
 from visreason.puzzles import CATEGORIES
 from visreason.rewards import (
+    ANSWER,
     DESCRIPTION,
     DESIGNS,
     RETHINK,
@@ -274,12 +275,12 @@ def one_thread():
 
 def rates(completions: list[str], answers: list[str], categories: list[str], prompt: str) -> dict:
     """Shares of completions with: the right answer (the rewards' scorer), one <answer> block, any of
-    the prompt's tags, each of them, and all of them in the prompt's order.
+    the prompt's tags, any but <answer>, each of them, and all of them in the prompt's order.
 
     >>> r = rates(["<answer> red </answer>", "<think> Hm. </think>", "blue"], ["red"] * 3, ["probe_colour"] * 3,
     ...           "vanilla")
-    >>> r["accuracy"], r["answer_tag"], r["any_tag"], r["tag/think"], r["full_structure"]
-    (0.3333, 0.3333, 0.6667, 0.3333, 0.0)
+    >>> r["accuracy"], r["answer_tag"], r["any_tag"], r["reasoning_tag"], r["tag/think"], r["full_structure"]
+    (0.3333, 0.3333, 0.6667, 0.3333, 0.3333, 0.0)
     """
     tags = get_design(prompt).tags
     n = len(completions)
@@ -288,6 +289,7 @@ def rates(completions: list[str], answers: list[str], categories: list[str], pro
         "accuracy": sum(score_answer(a, g, c) for a, g, c in zip(found, answers, categories)) / n,
         "answer_tag": sum(a is not None for a in found) / n,
         "any_tag": sum(any(blocks(c, t, 1) for t in tags) for c in completions) / n,
+        "reasoning_tag": sum(any(blocks(c, t, 1) for t in tags if t != ANSWER) for c in completions) / n,
         **{f"tag/{t}": sum(bool(blocks(c, t, 1)) for c in completions) / n for t in tags},
         "full_structure": sum(in_order(c, tags) for c in completions) / n,
     }
@@ -315,6 +317,31 @@ def in_order(text: str, tags) -> bool:
     return True
 
 
+def sample(model, processor, puzzles: list[Puzzle], design: str, temperature: float, max_new_tokens: int) -> list[str]:
+    """The completions of `model` for `puzzles` under `design`'s prompt; greedy if `temperature` is 0.
+    Seed torch first for reproducible samples."""
+    sampling = {"do_sample": False}
+    if temperature > 0:
+        sampling = {"do_sample": True, "temperature": temperature, "top_p": 1.0}
+    tokenizer = processor.tokenizer
+    completions = []
+    for i in range(0, len(puzzles), ENCODE_BATCH):
+        chunk = puzzles[i : i + ENCODE_BATCH]
+        inputs = processor(
+            text=[_prompt_text(processor, design, p.question) for p in chunk],
+            images=[p.image for p in chunk],
+            padding=True,
+            padding_side="left",
+            return_tensors="pt",
+        )
+        with torch.inference_mode():
+            ids = model.generate(
+                **inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling
+            )
+        completions += tokenizer.batch_decode(ids[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    return completions
+
+
 def measure(model, processor, settings: WarmupSettings, seed: int) -> dict:
     """Rates per distinct design prompt on fresh puzzles, sampled at `measure_temperature` (GRPO's
     rollouts sample at the training temperature; 0 is greedy)."""
@@ -322,32 +349,11 @@ def measure(model, processor, settings: WarmupSettings, seed: int) -> dict:
     named = {}
     for name, design in DESIGNS.items():
         named.setdefault(design.prompt, name)  # one design per distinct prompt
-    sampling = {"do_sample": False}
-    if settings.measure_temperature > 0:
-        sampling = {"do_sample": True, "temperature": settings.measure_temperature, "top_p": 1.0}
-    tokenizer = processor.tokenizer
     torch.manual_seed(seed)
     out = {}
     for name in named.values():
-        completions = []
-        for i in range(0, len(puzzles), ENCODE_BATCH):
-            chunk = puzzles[i : i + ENCODE_BATCH]
-            inputs = processor(
-                text=[_prompt_text(processor, name, p.question) for p in chunk],
-                images=[p.image for p in chunk],
-                padding=True,
-                padding_side="left",
-                return_tensors="pt",
-            )
-            with torch.inference_mode():
-                ids = model.generate(
-                    **inputs,
-                    max_new_tokens=settings.measure_max_new_tokens,
-                    pad_token_id=tokenizer.pad_token_id,
-                    **sampling,
-                )
-            completions += tokenizer.batch_decode(ids[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-        out[name] = rates(completions, [p.answer for p in puzzles], [p.category for p in puzzles], name)
+        texts = sample(model, processor, puzzles, name, settings.measure_temperature, settings.measure_max_new_tokens)
+        out[name] = rates(texts, [p.answer for p in puzzles], [p.category for p in puzzles], name)
     return out
 
 
@@ -369,9 +375,7 @@ def warnings_for(settings: WarmupSettings, start: dict) -> list[str]:
         )
     for name, r in start.items():
         if r["accuracy"] == 0 or r["accuracy"] == 1:
-            found.append(
-                f"the {name} prompt starts at accuracy {r['accuracy']}: no accuracy spread to learn from"
-            )
+            found.append(f"the {name} prompt starts at accuracy {r['accuracy']}: no accuracy spread to learn from")
         if r["any_tag"] == 0:
             found.append(
                 f"the {name} prompt starts with no tag in any completion: no tag term has spread to learn from"
