@@ -11,16 +11,23 @@ everything else is changed in params.yaml itself.
 """
 
 from visreason import VisreasonError
-from visreason.config import resolve
+from visreason.config import read_yaml, resolve
 from visreason.params import load_params, validate
 
+PARAMS_FILE = "params.yaml"
+# Read the file as every command does before Snakemake's own loader, which gives a
+# traceback on a binary or non-UTF-8 file and silently keeps the last of duplicated keys.
+try:
+    read_yaml(PARAMS_FILE)
+except VisreasonError as err:
+    raise WorkflowError(str(err)) from None
 
-configfile: "params.yaml"
+
+configfile: PARAMS_FILE
 
 
 # The same validation every `visreason` command runs: a bad key stops here,
 # named by its dotted path, before any job starts.
-PARAMS_FILE = "params.yaml"
 try:
     validate(config, source=PARAMS_FILE)
     P = resolve(config)
@@ -49,7 +56,7 @@ wildcard_constraints:
     split="train|eval",
     reward="|".join(REWARDS),
     seed=r"\d+",
-    tag="base|[a-z_]+-seed\d+",
+    tag="base|[a-z0-9_]+-seed\d+",
     mode=r"image|text|image\+caption",
     captioner="oracle|model",
 

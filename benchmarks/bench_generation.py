@@ -7,7 +7,7 @@ memory (process RSS on CPU; torch's peak allocation on a GPU), and the speed-up 
 each batch size over batch 1.
 
     python benchmarks/bench_generation.py                       # tiny model, CPU, batch 16 vs 1
-    python benchmarks/bench_generation.py --model PATH --backend vllm --batch-sizes 1 64   # a GPU
+    python benchmarks/bench_generation.py --model PATH --backend vllm --batch-sizes 1 64 --scale paper  # a GPU
 
 Target (issue 5): batch 16 >= 4x the samples/s of batch 1 on the tiny model on CPU.
 """
@@ -29,8 +29,9 @@ def child(args) -> dict:
     """Time one batch size; runs in a fresh process."""
     import torch
 
-    from visreason.backends import load_backend
+    from visreason.backends import load_backend, measure_prompts
     from visreason.generation import Request, Sampling
+    from visreason.params import load_params
     from visreason.records import load_records
     from visreason.rewards import format_prompt
 
@@ -38,7 +39,11 @@ def child(args) -> dict:
     data = Path(args.data)
     records = load_records(data)[: args.n]
     requests = [Request(format_prompt("mixture", r["question"]), data / r["image"]) for r in records]
-    backend = load_backend(args.model, Sampling(max_new_tokens=args.max_new_tokens), args.backend)
+    # params.yaml's image resolution (model.min_pixels/max_pixels), as `visreason evaluate` uses it
+    params = load_params(scale=args.scale)
+    longest = max(measure_prompts(args.model, requests, params))
+    sampling = Sampling(max_new_tokens=args.max_new_tokens)
+    backend = load_backend(args.model, sampling, params, args.backend, max_prompt_tokens=longest)
     backend.generate(requests[: args.batch_size], seed=0)  # warm-up (kernels, allocator, caches)
     if torch.cuda.is_available():
         torch.cuda.synchronize()
@@ -74,6 +79,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=48, help="puzzles generated per setting")
     parser.add_argument("--max-new-tokens", type=int, default=32, help="tokens generated per puzzle")
     parser.add_argument("--data", default=None, help="evaluation dataset folder (default: generate one)")
+    parser.add_argument("--scale", default="smoke", help="params.yaml scale whose image resolution to use")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--batch-size", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -111,6 +117,8 @@ def main() -> None:
                 str(args.n),
                 "--max-new-tokens",
                 str(args.max_new_tokens),
+                "--scale",
+                args.scale,
             ]
             out = subprocess.run(
                 cmd, check=True, capture_output=True, text=True, env=os.environ | {"TOKENIZERS_PARALLELISM": "false"}

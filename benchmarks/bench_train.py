@@ -2,14 +2,16 @@
 
 Our layer adds the record lookup around the reward, per-term reward logging, the MLflow
 callback (metrics every step, a completions table every K steps), the epoch-seeded sampler,
-checkpoint bookkeeping and the final atomic save. The bare baseline is the GRPOTrainer a
+checkpoint bookkeeping (completeness records, rotation, the OUTDIR lock) and the final
+atomic save. The bare baseline is the GRPOTrainer a
 TRL user would write: the registry reward as the reward function, dataset columns
 `answer`/`category`, `report_to="none"`, no callbacks, the same GRPOConfig and checkpoint
 interval. Each configuration runs in its own subprocess (so peak RSS is its own),
 alternating ours/bare, and the median seconds per step is compared.
 
-CPU smoke (tiny model, the smoke preset):
-    python benchmarks/bench_train.py --steps 16 --repeats 3
+CPU smoke (tiny model, the smoke preset); `--together` runs each pair at once, so that the
+load of a shared machine falls on both alike:
+    python benchmarks/bench_train.py --steps 16 --repeats 3 [--together]
 
 One GPU, the 7B architecture with random weights (no download: the config is built in
 when the id is not in the Hugging Face cache), LoRA, the paper preset:
@@ -28,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from subprocess import PIPE
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -144,6 +147,8 @@ def instrument_our_layer() -> dict:
     T.RewardFunction.table = timed(T.RewardFunction.table, "layer")
     for name in ("on_log", "on_step_end", "on_save", "on_train_end"):
         setattr(T.MlflowLogger, name, timed(getattr(T.MlflowLogger, name), "layer"))
+    T.StepControl.on_step_end = timed(T.StepControl.on_step_end, "layer")
+    T._mark_complete = timed(T._mark_complete, "layer")  # checkpoint completeness records
     return spent
 
 
@@ -208,7 +213,7 @@ def bare_trl(params: dict, args, out: Path, timer) -> dict:
     from visreason import rewards as R
     from visreason.models import build_messages, load_processor
     from visreason.records import load_records
-    from visreason.train import GRPO_KEYS, _check_settings, _lora_config
+    from visreason.train import GRPO_KEYS, _check_settings, _generation_engine, _lora_config
 
     cfg = params["train"]
     records = load_records(args.data)
@@ -227,10 +232,13 @@ def bare_trl(params: dict, args, out: Path, timer) -> dict:
         report_to="none",
         logging_steps=1,
         save_strategy="steps",
+        save_total_limit=cfg["save_total_limit"],
         remove_unused_columns=False,
-        use_vllm=derived["use_vllm"],
+        use_vllm=_generation_engine(cfg, 0)["engine"] == "vllm",
         vllm_mode="colocate",
+        learning_rate=cfg["lora"]["learning_rate"] if cfg["lora"]["enabled"] else cfg["learning_rate"],
         gradient_accumulation_steps=derived["gradient_accumulation_steps"],
+        generation_batch_size=derived["generation_batch_size"],
         **{k: cfg[k] for k in GRPO_KEYS},
     )
     model = AutoModelForImageTextToText.from_pretrained(
@@ -258,6 +266,7 @@ def main() -> None:
     p.add_argument("--reward", default="mixture")
     p.add_argument("--steps", type=int, default=16)
     p.add_argument("--repeats", type=int, default=3, help="runs of each configuration, alternating")
+    p.add_argument("--together", action="store_true", help="run each pair at the same time, not one after the other")
     p.add_argument("--max-completion-length", type=int, default=None)
     p.add_argument("--data", help="dataset folder (default: 8 generated records)")
     p.add_argument("--worker", choices=["ours", "bare"], help=argparse.SUPPRESS)
@@ -284,40 +293,36 @@ def main() -> None:
     elif args.random_weights:
         args.model = str(random_weights_model(args.model, tmp / "random"))
     results = {"ours": [], "bare": []}
+
+    def command(kind: str, i: int) -> list[str]:
+        cmd = [sys.executable, __file__, "--worker", kind, "--out", str(tmp / f"{kind}{i}"), "--model", args.model]
+        cmd += ["--data", args.data, "--reward", args.reward, "--steps", str(args.steps), "--scale", scale]
+        cmd += ["--lora"] * args.lora
+        cmd += ["--max-completion-length", str(args.max_completion_length)] * bool(args.max_completion_length)
+        return cmd
+
+    def collect(kind: str, i: int, stdout: str, stderr: str) -> None:
+        line = next((ln for ln in stdout.splitlines() if ln.startswith("RESULT ")), None)
+        if line is None:
+            sys.exit(f"{kind} run failed:\n{stderr[-3000:]}")
+        results[kind].append(json.loads(line[7:]))
+        print(f"{kind} run {i}: {results[kind][-1]}", flush=True)
+
     for i in range(args.repeats):
-        for kind in ("ours", "bare"):
-            cmd = [
-                sys.executable,
-                __file__,
-                "--worker",
-                kind,
-                "--out",
-                str(tmp / f"{kind}{i}"),
-                "--model",
-                args.model,
-                "--data",
-                args.data,
-                "--reward",
-                args.reward,
-                "--steps",
-                str(args.steps),
-                "--scale",
-                scale,
-            ]
-            cmd += ["--lora"] * args.lora
-            cmd += ["--max-completion-length", str(args.max_completion_length)] * bool(args.max_completion_length)
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-            if line is None:
-                sys.exit(f"{kind} run failed:\n{proc.stderr[-3000:]}")
-            results[kind].append(json.loads(line[7:]))
-            print(f"{kind} run {i}: {results[kind][-1]}", flush=True)
+        if args.together:  # both at once: the machine's other load falls on both alike
+            procs = {k: subprocess.Popen(command(k, i), stdout=PIPE, stderr=PIPE, text=True) for k in ("ours", "bare")}
+            for kind, proc in procs.items():
+                collect(kind, i, *proc.communicate())
+        else:
+            for kind in ("ours", "bare"):
+                proc = subprocess.run(command(kind, i), capture_output=True, text=True)
+                collect(kind, i, proc.stdout, proc.stderr)
     med = {k: {m: statistics.median(r[m] for r in v) for m in v[0] if m != "worker"} for k, v in results.items()}
     layer = med["ours"].pop("our_layer_s_per_step")
     overhead = {k: 100 * (med["ours"][k] / med["bare"][k] - 1) for k in ("s_per_step", "cpu_s_per_step")}
     print(
         f"\ndevice: {torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU'}; scale {scale}; "
-        f"{args.steps} steps x {args.repeats} runs each; medians:"
+        f"{args.steps} steps x {args.repeats} runs each{' (pairs at once)' if args.together else ''}; medians:"
     )
     for key in med["ours"]:
         print(f"  {key:22s} ours {med['ours'][key]:10.3f}   bare TRL {med['bare'][key]:10.3f}")

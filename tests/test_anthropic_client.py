@@ -1,9 +1,11 @@
-"""The Claude backend against a real HTTP server on loopback that speaks the Messages API."""
+"""The Claude backend against a real HTTP server on loopback that speaks the Messages API,
+thinking mode included."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,7 +17,7 @@ from PIL import Image
 
 from visreason import VisreasonError
 from visreason.anthropic_client import AnthropicBackend, unavailable_reason
-from visreason.generation import Request, Sampling
+from visreason.generation import Generation, Request, Sampling
 
 require(importlib.util.find_spec("anthropic") is not None, "needs the api extra: pip install 'visreason[api]'", True)
 
@@ -56,6 +58,9 @@ class MessagesHandler(BaseHTTPRequestHandler):
             content = body["messages"][0]["content"]
             has_image = any(c["type"] == "image" for c in content)
             text = f"<think>image={has_image}</think><answer>{len(content[-1]['text']) % 10}</answer>"
+            blocks = [{"type": "text", "text": text}]
+            if "thinking" in body:  # thinking mode: a thinking block (with its signature) before the text
+                blocks.insert(0, {"type": "thinking", "thinking": "Let me look. " * 3, "signature": "sig-test"})
             scripted = (
                 200,
                 {
@@ -63,10 +68,10 @@ class MessagesHandler(BaseHTTPRequestHandler):
                     "type": "message",
                     "role": "assistant",
                     "model": body["model"],
-                    "content": [{"type": "text", "text": text}],
+                    "content": blocks,
                     "stop_reason": "end_turn",
                     "stop_sequence": None,
-                    "usage": {"input_tokens": 12, "output_tokens": 7},
+                    "usage": {"input_tokens": 12, "output_tokens": 7 + 30 * ("thinking" in body)},
                 },
             )
         status, payload = scripted
@@ -170,6 +175,38 @@ def test_truncation_from_stop_reason(server, tmp_path):
     assert gen.truncated and gen.n_tokens == 32 and gen.text == "<think>long"
 
 
+def test_thinking_mode_request_and_answer(server, tmp_path, image):
+    b = backend(tmp_path, thinking_budget=2048)
+    (gen,) = b.generate([Request("What time is it?", image)], seed=0)
+    body = server.requests[0]["body"]
+    # The budget and the answer's tokens make max_tokens; temperature is the API's default, 1 (not sent).
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048} and body["max_tokens"] == 2048 + 32
+    assert "temperature" not in body and "top_p" not in body
+    assert b.decoding == {"max_tokens": 2080, "temperature": 1.0, "thinking": body["thinking"]}
+    # The completion is the text block alone; the thinking block's tokens count in n_tokens.
+    assert gen == Generation("<think>image=True</think><answer>6</answer>", 37, False)
+    # Thinking mode answers are cached under their own key: the plain request goes to the server.
+    backend(tmp_path).generate([Request("What time is it?", image)], seed=0)
+    assert len(server.requests) == 2 and "thinking" not in server.requests[1]["body"]
+    assert server.requests[1]["body"]["temperature"] == 0.0
+    again = backend(tmp_path, thinking_budget=2048).generate([Request("What time is it?", image)], seed=0)
+    assert again == [gen] and len(server.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "budget, message",
+    [
+        (512, "512 is below the Anthropic API's minimum thinking budget of 1024 tokens"),
+        (30000, "30000 thinking + 32 answer tokens exceed the 21333 tokens of a non-streaming"),
+        (2048.5, "must be a whole number of tokens"),
+    ],
+)
+def test_a_thinking_budget_the_api_would_reject_is_refused(budget, message, server, tmp_path):
+    with pytest.raises(VisreasonError, match=re.escape(message)) as err:
+        backend(tmp_path, thinking_budget=budget)
+    assert len(str(err.value).splitlines()) == 1 and not server.requests
+
+
 def test_missing_key_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     assert unavailable_reason() == "ANTHROPIC_API_KEY is not set"
@@ -190,6 +227,7 @@ def cli_setup(tmp_path_factory):
     build_dataset(params, "eval", root / "data")
     raw = yaml.safe_load(DEFAULT_PARAMS.read_text())
     raw["evaluate"] |= {"api_cache": str(root / "cache"), "api_concurrency": 2}
+    raw["evaluate"]["claude"]["test-thinking"] = {"model_id": "claude-test-thinking", "thinking_budget": 1024}
     (root / "params.yaml").write_text(yaml.safe_dump(raw))
     return root
 
@@ -225,3 +263,42 @@ def test_evaluate_cli_with_claude_on_loopback(mode, server, cli_setup, tmp_path,
     for path in files:
         if path.is_file():
             assert API_KEY.encode() not in path.read_bytes(), path
+
+
+def test_evaluate_cli_with_a_thinking_row_on_loopback(server, cli_setup, tmp_path):
+    """A row of `evaluate.claude` runs its pinned model id in thinking mode, and says so in metrics.json."""
+    from visreason.cli import main
+
+    args = ["evaluate", "--model", "claude:test-thinking", "--data", str(cli_setup / "data"), "--mode", "text"]
+    args += ["--prompt", "vanilla", "--tag", "claude-thinking", "--params", str(cli_setup / "params.yaml")]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    bodies = [r["body"] for r in server.requests]
+    assert len(bodies) == 9 and all(b["model"] == "claude-test-thinking" for b in bodies)
+    assert all(b["thinking"] == {"type": "enabled", "budget_tokens": 1024} for b in bodies)
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["model_label"] == "claude-test-thinking (thinking, budget 1024 tokens)"
+    assert metrics["decoding"]["thinking"]["budget_tokens"] == 1024 and metrics["decoding"]["temperature"] == 1.0
+    assert metrics["backend"] == "anthropic" and metrics["image_resolution"] is None
+
+
+def test_a_thinking_budget_below_the_minimum_is_refused_by_the_schema(cli_setup, tmp_path, capsys):
+    from visreason.cli import main
+
+    raw = yaml.safe_load((cli_setup / "params.yaml").read_text())
+    raw["evaluate"]["claude"]["test-thinking"]["thinking_budget"] = 512
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    args = ["evaluate", "--model", "claude:test-thinking", "--data", str(cli_setup / "data"), "--mode", "text"]
+    args += [
+        "--prompt",
+        "vanilla",
+        "--tag",
+        "x",
+        "--params",
+        str(tmp_path / "params.yaml"),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "evaluate.claude.test-thinking.thinking_budget" in err and "1024" in err
+    assert not (tmp_path / "o").exists()

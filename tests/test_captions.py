@@ -10,6 +10,7 @@ import pytest
 from visreason import VisreasonError
 from visreason.captions import caption_prompt, fidelity, run_captions, summarize
 from visreason.cli import main
+from visreason.generation import Sampling, transformers_decoding
 from visreason.params import all_categories, load_params
 from visreason.puzzles import CATEGORIES
 
@@ -54,6 +55,9 @@ def test_model_captions_are_scored_by_the_facts_they_state(params, dataset, tiny
     for row, record in zip(rows, records(dataset)):
         assert (row["facts_correct"], row["facts_total"]) == fidelity(row["caption"], record)
     assert summary["fidelity"] == summarize(rows)["fidelity"]
+    # Greedy, every decoding setting explicit, at the one image resolution of params `model`.
+    assert summary["backend"] == "transformers" and summary["decoding"] == transformers_decoding(Sampling(6))
+    assert summary["image_resolution"] == {"min_pixels": 1024, "max_pixels": 9216}
 
     runs = mlflow.search_runs(filter_string="tags.captioner = 'model'", output_format="list")
     assert runs and "fidelity/mean" in runs[0].data.metrics and runs[0].info.run_name == "eval/model"

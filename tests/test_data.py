@@ -28,13 +28,13 @@ from visreason.data import (
     train_counts,
     verify_dataset,
 )
-from visreason.params import load_params
+from visreason.params import all_categories, load_params
 from visreason.puzzles import CATEGORIES
 from visreason.puzzles.base import Puzzle
-from visreason.records import RECORD_FIELDS, load_records, state_key
+from visreason.records import RECORD_FIELDS, load_records
 from visreason.released import huggingface_rows
 
-NINE = list(CATEGORIES)
+STUDY9 = all_categories(load_params())
 
 
 class Toy(Puzzle):
@@ -54,6 +54,9 @@ class Toy(Puzzle):
     def describe(self, solution):
         return f"n = {solution['n']}"
 
+    def start_state(self, solution):
+        return solution["n"]
+
     def facts(self, solution):
         return [f"n = {solution['n']}"]
 
@@ -62,6 +65,14 @@ class Toy(Puzzle):
 
     def options(self, answer, solution, rng):
         return ["a", "b"]
+
+
+class PathToy(Toy):
+    """A toy whose `path` is derived, as a solver's path is: one start state `n` may come with
+    either of two equally good paths."""
+
+    def sample(self, rng):
+        return {"n": rng.randrange(self.states), "path": rng.choice([[0, 1], [1, 0]])}, "Is n small?"
 
 
 class Crash(Toy):
@@ -89,10 +100,9 @@ def toy(monkeypatch):
     return CATEGORIES["toy"]
 
 
-def test_stable_seed_and_state_key():
+def test_stable_seed():
     assert stable_seed(0, "train", "clock", 1) == stable_seed(0, "train", "clock", 1)
     assert stable_seed(0, "train", "clock", 1) != stable_seed(0, "eval", "clock", 1)
-    assert state_key("clock", {"b": 1, "a": 2}) == state_key("clock", {"a": 2, "b": 1})
 
 
 def test_acceptance_caps_frequent_answers_and_leaves_flat_ones():
@@ -103,6 +113,10 @@ def test_acceptance_caps_frequent_answers_and_leaves_flat_ones():
     even = acceptance(Counter({"1": 90, "2": 110}), 200, rate=0.25)
     assert even == {"1": 1.0, "2": pytest.approx(90 / 110)}  # nearly flat: rejects only what it must
     assert acceptance(Counter({"a": 320, "b": 80}), 400, rate=1.0) == {"a": 1.0, "b": 1.0}
+    # rate 1 (the paper scale) keeps every draw even where the frequencies sum to just under 1
+    uneven = Counter({"a": 17, "b": 19, "c": 60, "d": 38, "e": 110, "f": 70, "g": 23, "h": 63})
+    assert sum(n / 400 for n in sorted(uneven.values())) < 1
+    assert set(acceptance(uneven, 400, rate=1.0).values()) == {1.0}
 
 
 def test_generated_build_is_byte_identical_across_runs_and_workers(tmp_path):
@@ -142,15 +156,17 @@ def test_balancing_flattens_a_skewed_category(toy, tmp_path):
     assert 85 <= balanced["a"] <= 115  # about 50%
 
 
-def test_dedupe_within_split_and_against_exclude(toy, tmp_path):
+def test_dedupe_within_split_and_against_exclude(monkeypatch, tmp_path):
+    monkeypatch.setitem(CATEGORIES, "toy", PathToy())
     params = params_for({"toy": 12})
     params["categories"] = {"in_domain": ["toy"], "out_of_domain": []}
     params["data"]["eval"]["per_category"] = 6
     eval_manifest = build_dataset(params, "eval", tmp_path / "eval")
     train_manifest = build_dataset(params, "train", tmp_path / "train", exclude=tmp_path / "eval")
-    held_out = {state_key(r["category"], r["solution"]) for r in load_records(tmp_path / "eval")}
-    train = [state_key(r["category"], r["solution"]) for r in load_records(tmp_path / "train")]
-    assert len(set(train)) == len(train) == 12 and not held_out & set(train)
+    held_out = {r["solution"]["n"] for r in load_records(tmp_path / "eval")}
+    train = [r["solution"]["n"] for r in load_records(tmp_path / "train")]
+    assert len(set(train)) == len(train) == 12 and not held_out & set(train)  # start states, whatever their paths
+    assert len(held_out) == 6
     assert eval_manifest["balance"]["toy"]["redraws"] + train_manifest["balance"]["toy"]["redraws"] > 0
     assert train_manifest["excluded"]["records"] == 6
 
@@ -185,21 +201,21 @@ def test_presets():
 def test_smoke_sets_build_verify_and_preview(tmp_path):
     params = params_for()
     eval_manifest = build_dataset(params, "eval", tmp_path / "eval")
-    assert eval_manifest["counts"] == {c: params["data"]["eval"]["per_category"] for c in NINE}
+    assert eval_manifest["counts"] == {c: params["data"]["eval"]["per_category"] for c in STUDY9}
     manifest = build_dataset(params, "train", tmp_path / "train", exclude=tmp_path / "eval")
     assert manifest["counts"] == train_counts(params)
     for split in ("eval", "train"):
         verify_dataset(tmp_path / split)
     sheet = preview(tmp_path / "eval", tmp_path / "sheet.png", per_category=2)
     with Image.open(sheet) as img:
-        assert img.format == "PNG" and img.height > 9 * 64
+        assert img.format == "PNG" and img.height > len(STUDY9) * 64
 
 
 def test_local_released_folder_converts_all_900(shared_data, tmp_path):
     params = params_for()
     params["data"]["eval"].update(source="local", local_path=str(shared_data))
     manifest = build_dataset(params, "eval", tmp_path / "eval")
-    assert manifest["counts"] == {c: 100 for c in NINE} and manifest["source"] == "local"
+    assert manifest["counts"] == {c: 100 for c in STUDY9} and manifest["source"] == "local"
     records = load_records(tmp_path / "eval")
     first = records[0]
     assert first["id"] == "clock-0000" and first["source"] == "algopuzzlevqa" and first["description"]
@@ -304,6 +320,20 @@ def test_bad_local_dataset(released, tmp_path, breakage, message):
     assert not out.exists() or list(out.iterdir()) == []  # nothing half-written
 
 
+def test_a_released_build_sharing_puzzles_with_the_excluded_set_is_refused(released, tmp_path):
+    _build_local(released, tmp_path / "first")
+    params = params_for()
+    params["categories"] = {"in_domain": ["clock"], "out_of_domain": []}
+    params["data"]["eval"].update(source="local", local_path=str(released))
+    with pytest.raises(
+        VisreasonError,
+        match=r"^data: 2 local record\(s\) are puzzles of the --exclude dataset, the first clock-0000 "
+        r"\(the same start state and question as its record clock-0000\)$",
+    ):
+        build_dataset(params, "eval", tmp_path / "second", exclude=tmp_path / "first")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first", "released"]
+
+
 def test_missing_category_file(released, tmp_path):
     params = params_for()
     params["categories"] = {"in_domain": ["clock", "maze"], "out_of_domain": []}
@@ -341,7 +371,7 @@ def _write_params(tmp_path: Path, edit) -> Path:
         (lambda p: p["data"]["train"]["presets"]["smoke"].update(clock=-2), r"data\.train\.presets\.smoke\.clock"),
         (lambda p: p["data"]["eval"].update(per_category=0), r"data\.eval\.per_category"),
         (lambda p: p["data"]["train"]["presets"]["smoke"].update(chess=4), r"data\.train\.presets\.smoke\.chess"),
-        (lambda p: p["categories"]["out_of_domain"].append("chess"), r"categories\.out_of_domain.*chess"),
+        (lambda p: p["categories"]["sets"]["study9"].append("chess"), r"categories\.sets\.study9.*chess"),
     ],
 )
 def test_cli_bad_params_is_one_line_naming_the_key(tmp_path, capsys, edit, message):
@@ -433,3 +463,41 @@ def test_encode_png_is_lossless_and_stable():
     with Image.open(io.BytesIO(data)) as decoded:
         assert decoded.format == "PNG" and decoded.mode == "RGB" and decoded.tobytes() == image.tobytes()
     assert encode_png(image, 1) == data
+
+
+# --------------------------------------------------------------------------- the study's protocol
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    type(CATEGORIES["move_box"]).start_state is Puzzle.start_state, reason="runs once move_box implements start_state"
+)
+def test_a_paper_scale_move_box_build_holds_no_released_start_state(shared_data, tmp_path):
+    """2,000 Move Box training puzzles at paper scale (seed 0, no balancing), built with --exclude of
+    the released evaluation set, share no start state with its 100 Move Box puzzles: the exclusion
+    compares start states, not the push path a solver derives (ours may pick another shortest one).
+    Images are small: the states drawn do not depend on their size."""
+    params = load_params(scale="paper")
+    params["data"]["eval"].update(source="local", local_path=str(shared_data))
+    params["data"]["image_size"] = 64
+    params["data"]["train"]["presets"]["move_box-2k"] = {"move_box": 2000}
+    params["data"]["train"]["preset"] = "move_box-2k"
+    build_dataset(params, "eval", tmp_path / "eval")
+    manifest = build_dataset(params, "train", tmp_path / "train", exclude=tmp_path / "eval")
+    move_box = CATEGORIES["move_box"]
+
+    def start_states(folder):
+        return [
+            json.dumps(move_box.start_state(r["solution"]), sort_keys=True)
+            for r in load_records(folder, check_images=False)
+            if r["category"] == "move_box"
+        ]
+
+    released, train = set(start_states(tmp_path / "eval")), start_states(tmp_path / "train")
+    assert len(released) == 100 and len(train) == len(set(train)) == 2000
+    assert not released & set(train)
+    assert manifest["excluded"]["records"] == 900 and manifest["params"]["balance"]["acceptance"] == 1
+    # the exclusion did work: drawn without it, the same build holds released start states
+    unexcluded = build_dataset(params, "train", tmp_path / "unexcluded")
+    assert unexcluded["balance"]["move_box"]["redraws"] < manifest["balance"]["move_box"]["redraws"]
+    assert released & set(start_states(tmp_path / "unexcluded"))

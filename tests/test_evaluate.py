@@ -1,29 +1,48 @@
-"""Evaluation: scoring path, Wilson intervals, behaviour metrics, the stage on the tiny model, resume."""
+"""Evaluation: scoring path, Wilson intervals, behaviour metrics, description fidelity, the stage on the
+tiny model in every mode, explicit decoding, resume. (Faults and bad files: tests/test_faults_eval.py.)"""
 
 from __future__ import annotations
 
 import json
 import random
 import shutil
+import sys
 from collections import defaultdict
+from types import SimpleNamespace
 
 import pytest
+from PIL import Image
 
 from visreason import VisreasonError
+from visreason.answers import score_answer
 from visreason.cli import main
 from visreason.evaluate import (
     accuracy_summary,
     behaviour_flags,
     behaviour_summary,
     compute_metrics,
+    description_fact_scores,
     run_evaluate,
     score_sample,
 )
-from visreason.generation import Generation
+from visreason.files import sha256_file
+from visreason.generation import (
+    Generation,
+    Request,
+    Sampling,
+    TransformersBackend,
+    VLLMBackend,
+    load_image,
+    transformers_decoding,
+    vllm_decoding,
+)
 from visreason.params import load_params
-from visreason.rewards import score_answer
+from visreason.puzzles import CATEGORIES
+from visreason.records import load_records
+from visreason.rewards import format_prompt
 from visreason.stats import aggregate_seeds, wilson
 
+CLOCK_STATE = {"current_hour": 3, "current_minute": 15, "add_hour": 1, "add_minute": 0}
 CATEGORIES9 = [
     "clock",
     "maze",
@@ -51,13 +70,12 @@ def test_wilson_against_hand_computed_values():
 
 @pytest.fixture(scope="module")
 def released(shared_data):
-    """The 900 released AlgoPuzzleVQA records of the 9 categories (id, category, answer)."""
+    """The 900 released AlgoPuzzleVQA records of the 9 categories (id, category, answer, solution)."""
     rows = []
     for cat in CATEGORIES9:
-        lines = (shared_data / "data" / f"{cat}.json").read_text().splitlines()
-        rows += [
-            {"id": f"{cat}-{i}", "category": cat, "answer": json.loads(line)["answer"]} for i, line in enumerate(lines)
-        ]
+        for i, line in enumerate((shared_data / "data" / f"{cat}.json").read_text().splitlines()):
+            rec = json.loads(line)
+            rows.append({"id": f"{cat}-{i}", "category": cat, "answer": rec["answer"], "solution": rec["solution"]})
     return rows
 
 
@@ -101,14 +119,14 @@ def test_gold_answers_score_100_and_shuffled_answers_score_chance(released):
 
 
 def test_empty_and_answerless_completions_score_zero_and_are_counted():
-    rec = {"id": "clock-1", "category": "clock", "answer": "3:15"}
+    rec = {"id": "clock-1", "category": "clock", "answer": "3:15", "solution": CLOCK_STATE}
     gens = [
         Generation("", 0, False),
         Generation("<think>3:15</think>", 4, True),
         Generation("<answer>3:15</answer><answer>3:15</answer>", 9, False),
     ]
     samples = [score_sample(rec, "p", g, "vanilla") for g in gens]
-    assert [s["correct"] for s in samples] == [0, 0, 0] and [s["extracted"] for s in samples] == [None, None, None]
+    assert [s["correct"] for s in samples] == [False] * 3 and [s["extracted"] for s in samples] == [None] * 3
     metrics = compute_metrics(samples, load_params(), {})
     assert metrics["n_empty"] == 1 and metrics["n_no_answer"] == 3
     assert metrics["accuracy"]["per_category"]["clock"]["accuracy"] == 0.0
@@ -199,7 +217,7 @@ def test_contradiction_definition():
 
 
 def test_behaviour_summary_rates():
-    rec = {"id": "c", "category": "clock", "answer": "4:15"}
+    rec = {"id": "c", "category": "clock", "answer": "4:15", "solution": CLOCK_STATE}
     samples = [
         score_sample(rec, "p", Generation(MIXTURE_OK, 40, False), "mixture"),
         score_sample(rec, "p", Generation("<think>So it is 5:15.</think><answer>4:15</answer>", 128, True), "mixture"),
@@ -210,6 +228,67 @@ def test_behaviour_summary_rates():
     assert clock["mean_tokens"] == 84 and clock["truncation_rate"] == 0.5 and clock["structure_rate"] == 0.5
     assert clock["self_reflection_rate"] == 0.5 and clock["contradiction_rate"] == 0.5 and clock["contradiction_n"] == 2
     assert clock["visual_reference_rate"] == pytest.approx((1 / 4 + 0) / 2)
+
+
+# ------------------------------------------------------------------ description fidelity
+
+TOY = {"start_state": [["blue", "yellow", "blue"], ["yellow", "blue"], ["blue", "blue", "yellow"]]}  # think_dot
+FLIPPED = {"start_state": [[{"blue": "yellow", "yellow": "blue"}[c] for c in row] for row in TOY["start_state"]]}
+
+
+def test_description_fact_scores_rank_faithful_wrong_and_listing():
+    think_dot = CATEGORIES["think_dot"]
+    faithful = think_dot.describe(TOY)
+    assert description_fact_scores(faithful, "think_dot", TOY) == (1.0, 1.0)
+    assert "top-left disk: blue" in faithful
+    wrong = faithful.replace("top-left disk: blue", "top-left disk: yellow")
+    assert description_fact_scores(wrong, "think_dot", TOY) == (7 / 8, 7 / 8)
+    # Listing every disk in both colours states every fact, and as many false claims.
+    listing = ". ".join(think_dot.facts(TOY) + think_dot.facts(FLIPPED))
+    assert description_fact_scores(listing, "think_dot", TOY) == (0.5, 1.0)
+    # Repeating a claim changes nothing (distinct claims); no claim has no precision.
+    assert description_fact_scores(faithful + " " + faithful, "think_dot", TOY) == (1.0, 1.0)
+    assert description_fact_scores("The toy has disks.", "think_dot", TOY) == (None, 0.0)
+
+
+def test_description_fact_scores_need_a_claims_reader(monkeypatch):
+    class NoClaims(type(CATEGORIES["think_dot"])):
+        claim_pattern = ""  # Puzzle.claims then raises NotImplementedError
+
+    monkeypatch.setitem(CATEGORIES, "no_claims", NoClaims())
+    assert description_fact_scores(CATEGORIES["think_dot"].describe(TOY), "no_claims", TOY) == (None, None)
+
+
+def described(description: str, answer: str) -> str:
+    return (
+        f"<image description>{description}</image description><think>I count the disks.</think>"
+        f"<rethink>Checked.</rethink><answer>{answer}</answer>"
+    )
+
+
+def test_description_fidelity_per_sample_and_per_category():
+    rec = {"id": "t", "category": "think_dot", "answer": "5", "solution": TOY}
+    faithful = CATEGORIES["think_dot"].describe(TOY)
+    wrong = faithful.replace("top-left disk: blue", "top-left disk: yellow")
+    completions = [
+        described(faithful, "5"),  # right description, right answer
+        described(wrong, "5"),  # wrong description, right answer
+        described(wrong, "4"),  # wrong description, wrong answer
+        "<think>I count.</think><answer>5</answer>",  # no description: not counted
+    ]
+    samples = [score_sample(rec, "p", Generation(c, 9, False), "mixture") for c in completions]
+    flags = [s["behaviour"] for s in samples]
+    assert [(f["fact_precision"], f["fact_recall"]) for f in flags] == [(1, 1), (7 / 8, 7 / 8), (7 / 8, 7 / 8)] + [
+        (None, None)
+    ]
+    b = behaviour_summary(samples)["think_dot"]
+    assert b["fact_n"] == 3 and b["fact_recall"] == pytest.approx((1 + 7 / 8 + 7 / 8) / 3)
+    assert b["fact_precision"] == pytest.approx((1 + 7 / 8 + 7 / 8) / 3)
+    # Of the two correct answers with a description, one came from a wrong description.
+    assert b["correct_described_n"] == 2 and b["correct_from_wrong_description_rate"] == 0.5
+    # A prompt that asks for no description is not scored for one.
+    vanilla = score_sample(rec, "p", Generation(completions[0], 9, False), "vanilla")
+    assert vanilla["behaviour"]["fact_recall"] is None and vanilla["behaviour"]["fact_precision"] is None
 
 
 # ------------------------------------------------------------------ the stage on the tiny model
@@ -241,7 +320,7 @@ def read_samples(out):
     return [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("mode", ["image", "text", "image+caption"])
+@pytest.mark.parametrize("mode", ["image", "text", "image+caption", "blank"])
 def test_evaluate_tiny_model_all_modes(mode, params, dataset, oracle_captions, tiny_model, tmp_path):
     out = tmp_path / mode
     metrics = run_evaluate(
@@ -263,6 +342,16 @@ def test_evaluate_tiny_model_all_modes(mode, params, dataset, oracle_captions, t
     prompt = samples[0]["prompt"]
     assert ("described below instead of shown" in prompt) == (mode == "text")
     assert prompt.startswith("A caption of the image: ") == (mode == "image+caption")
+    if mode == "blank":  # the image mode's prompt, word for word
+        records = load_records(dataset)
+        assert [s["prompt"] for s in samples] == [format_prompt("mixture", r["question"]) for r in records]
+    # The effective settings: every decoding setting the backend applied, and the image resolution.
+    assert metrics["backend"] == "transformers" and metrics["decoding"] == transformers_decoding(Sampling(6))
+    assert metrics["image_resolution"] == {"min_pixels": 1024, "max_pixels": 9216}
+    assert metrics["model_label"] == str(tiny_model)
+    assert all(isinstance(s["prompt_tokens"], int) for s in samples)
+    assert metrics["prompt_tokens"]["max"] == max(s["prompt_tokens"] for s in samples)
+    assert {"fact_precision", "fact_recall", "correct_from_wrong_description_rate"} <= set(metrics["behaviour"]["all"])
 
     import mlflow
 
@@ -310,6 +399,118 @@ def test_resume_only_generates_the_rest(params, dataset, tiny_model, tmp_path):
     assert all("KEPT" not in s["completion"] for s in read_samples(part))
 
 
+def test_blank_image_has_the_size_of_the_image_and_nothing_on_it(dataset):
+    record = load_records(dataset)[0]
+    path = dataset / record["image"]
+    blank = load_image(Request("q", path, blank=True))
+    with Image.open(path) as im:
+        assert blank.size == im.size and blank.mode == "RGB"
+    assert blank.getcolors() == [(blank.width * blank.height, (255, 255, 255))]  # one colour: white
+    assert load_image(Request("q", path)).getcolors(maxcolors=1 << 20) != blank.getcolors()
+
+
+def _with_sha(folder, name: str) -> None:
+    """Record `name`'s new sha256 in the model's visreason_model.json (a deliberate edit, not damage)."""
+    summary = json.loads((folder / "visreason_model.json").read_text())
+    summary["sha256"][name] = sha256_file(folder / name)
+    (folder / "visreason_model.json").write_text(json.dumps(summary))
+
+
+def test_the_models_own_generation_config_does_not_leak_in(dataset, tiny_model, tmp_path):
+    """A model whose generation_config.json asks for sampling, penalties and other lengths decodes exactly
+    as the plain tiny model does: only its token ids are read."""
+    leaky = tmp_path / "leaky"
+    shutil.copytree(tiny_model, leaky)
+    config = json.loads((leaky / "generation_config.json").read_text())
+    config |= {
+        "do_sample": True,
+        "temperature": 5.0,
+        "top_k": 2,
+        "repetition_penalty": 50.0,
+        "no_repeat_ngram_size": 1,
+        "min_new_tokens": 6,
+        "max_new_tokens": 2,
+    }
+    (leaky / "generation_config.json").write_text(json.dumps(config))
+    _with_sha(leaky, "generation_config.json")
+    reqs = [Request(format_prompt("vanilla", r["question"]), dataset / r["image"]) for r in load_records(dataset)]
+    sampling = Sampling(max_new_tokens=6)
+    plain = TransformersBackend(str(tiny_model), sampling).generate(reqs, seed=0)
+    backend = TransformersBackend(str(leaky), sampling)
+    assert backend.generate(reqs, seed=0) == plain
+    # The check can fail: given only do_sample=False, transformers takes the rest from the model's config.
+    from transformers import AutoModelForImageTextToText
+
+    naive = AutoModelForImageTextToText.from_pretrained(leaky)
+    images = [load_image(q) for q in reqs]
+    texts = [backend.prompt_text(q) for q in reqs]
+    inputs = backend.processor(text=texts, images=images, padding=True, padding_side="left", return_tensors="pt")
+    out = naive.generate(**inputs, do_sample=False, max_new_tokens=6, pad_token_id=backend.pad_id)
+    assert [backend._decode(row) for row in out[:, inputs["input_ids"].shape[1] :].tolist()] != plain
+
+
+class FakeVLLM:
+    """The two vLLM classes the backend uses, recording what they are given."""
+
+    def __init__(self):
+        self.engine, self.calls = None, []
+        fake = self
+
+        class LLM:
+            def __init__(self, **kwargs):
+                fake.engine = kwargs
+
+            def generate(self, prompts, params, use_tqdm):
+                fake.calls.append((prompts, params.kwargs))
+                done = SimpleNamespace(text="<answer>1</answer>", token_ids=[5, 6, 7], finish_reason="stop")
+                return [SimpleNamespace(outputs=[done]) for _ in prompts]
+
+        class SamplingParams:
+            def __init__(self, **kwargs):
+                self.kwargs = kwargs
+
+        self.module = SimpleNamespace(LLM=LLM, SamplingParams=SamplingParams)
+
+
+def test_vllm_backend_is_given_every_setting(monkeypatch, dataset, tiny_model):
+    fake = FakeVLLM()
+    monkeypatch.setitem(sys.modules, "vllm", fake.module)
+    sampling = Sampling(max_new_tokens=6, temperature=0.5, top_p=0.9)
+    backend = VLLMBackend(str(tiny_model), sampling, max_prompt_tokens=300, min_pixels=1024, max_pixels=4096)
+    assert fake.engine["max_model_len"] == 306 and fake.engine["generation_config"] == "vllm"
+    assert fake.engine["mm_processor_kwargs"] == {"min_pixels": 1024, "max_pixels": 4096}
+    image = dataset / load_records(dataset)[0]["image"]
+    gens = backend.generate([Request("q", image, blank=True), Request("q2")], seed=7)
+    assert gens == [Generation("<answer>1</answer>", 3, False)] * 2
+    prompts, settings = fake.calls[0]
+    assert settings == vllm_decoding(sampling) | {"seed": 7}
+    assert settings["top_k"] == -1 and settings["repetition_penalty"] == 1.0 and settings["top_p"] == 0.9
+    blank = prompts[0]["multi_modal_data"]["image"]
+    assert blank.getcolors() == [(blank.width * blank.height, (255, 255, 255))]
+    assert "multi_modal_data" not in prompts[1]
+
+
+def test_evaluate_sizes_the_vllm_context_from_the_longest_prompt(monkeypatch, params, dataset, tiny_model, tmp_path):
+    fake = FakeVLLM()
+    monkeypatch.setitem(sys.modules, "vllm", fake.module)
+    monkeypatch.setattr("visreason.backends.vllm_available", lambda: True)
+    metrics = run_evaluate(
+        params,
+        model=str(tiny_model),
+        data=dataset,
+        mode="image",
+        prompt="mixture",
+        tag="base",
+        out=tmp_path,
+        backend="vllm",
+    )
+    longest = metrics["prompt_tokens"]["max"]
+    assert (
+        metrics["backend"] == "vllm" and fake.engine["max_model_len"] == longest + params["evaluate"]["max_new_tokens"]
+    )
+    assert metrics["decoding"] == vllm_decoding(Sampling(6)) | {"max_model_len": longest + 6}
+
+
 def test_batched_generation_matches_one_at_a_time(params, dataset, tiny_model):
     """Left padding: a prompt's greedy output does not depend on the others in its batch.
     (Image batches are checked by the resume test, whose batches differ from the full run's.)"""
@@ -344,7 +545,6 @@ def test_bad_inputs_fail_before_generation(params, dataset, oracle_captions, tin
             ["--model", str(tiny_model), "--mode", "image+caption", "--captions", str(tmp_path), "--out", str(out)],
             "captions not found",
         ),
-        (["--model", str(tiny_model), "--mode", "image", "--prompt", "nope", "--out", str(out)], "nope"),
         (["--model", "claude:", "--mode", "text", "--out", str(out)], "missing the model id"),
     ]
     for args, message in cases:
@@ -352,8 +552,9 @@ def test_bad_inputs_fail_before_generation(params, dataset, oracle_captions, tin
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and message in err, err
     assert not out.exists()
-    with pytest.raises(SystemExit):  # argparse rejects an unknown mode (exit 2 with usage)
-        main(["evaluate", *common, "--model", str(tiny_model), "--mode", "video", "--out", str(out)])
+    for bad in (["--mode", "video"], ["--mode", "image", "--prompt", "nope"]):  # argparse's choices: exit 2
+        with pytest.raises(SystemExit, match="2"):
+            main(["evaluate", *common, "--model", str(tiny_model), *bad, "--out", str(out)])
     with pytest.raises(VisreasonError, match="unknown mode 'video'"):
         run_evaluate(params, model=str(tiny_model), data=dataset, mode="video", prompt="vanilla", tag="base", out=out)
 

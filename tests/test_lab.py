@@ -6,7 +6,7 @@ fewer steps and a smaller training set to fit CI. Three arms from one warmed-up 
 - only_accuracy: held-out probe accuracy rises above the random-reward arm's, and on a blank image
   (white, same size) it stays near chance: the gain comes from the image;
 - no_accuracy: the share of completions with a reasoning tag rises above the base's, under its prompt;
-- random (a reward independent of the completion): the control accuracy designs must beat.
+- random (the registry's control arm, a seeded fair coin per completion): what accuracy designs must beat.
 Completions are sampled as in the lab's evaluation (temperature 1) on fresh puzzles.
 
 The margins come from the spread over seeds (docs/lab.md: `python tests/test_lab.py --seeds 0 1 2 3 4 5`
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import random
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -34,7 +33,6 @@ from transformers import AutoModelForImageTextToText
 from visreason.data import build_dataset
 from visreason.models import build_tiny_model, load_processor
 from visreason.params import load_params
-from visreason.rewards import DESIGNS
 from visreason.train import run_train
 from visreason.warmup import WarmupSettings, make_puzzles, one_thread, rates, sample, warm_up
 
@@ -47,13 +45,6 @@ ACCURACY_OVER_RANDOM = 0.25
 IMAGE_OVER_BLANK = 0.25
 BLANK_ABOVE_CHANCE = 0.15  # blank accuracy may exceed chance (0.25) by at most this
 REASONING_TAG_RISE = 0.2
-
-
-def random_reward(seed: int):
-    """A reward independent of the completion's content, seeded: the stand-in for the `random` design
-    until it is in the registry."""
-    rng = random.Random(seed)
-    return lambda completions, **kwargs: [rng.random() for _ in completions]
 
 
 def lab_params() -> dict:
@@ -85,10 +76,7 @@ def arm(name: str, root: Path, seed: int) -> dict:
     params = lab_params()
     settings = WarmupSettings.from_params(params["model"]["warmup"])
     model, data, out = root / "model", root / "train", root / name
-    if name == "random" and name not in DESIGNS:
-        run_train(params, reward="mixture", seed=seed, data=data, model=model, out=out, reward_fn=random_reward(seed))
-    else:
-        run_train(params, reward=name, seed=seed, data=data, model=model, out=out)
+    run_train(params, reward=name, seed=seed, data=data, model=model, out=out)
     return measure_arm(
         out / "final", PROMPTS[name], make_puzzles(settings, seed, EVAL_PUZZLES, "measure"), settings, seed
     )

@@ -1,4 +1,5 @@
-"""The tiny offline Qwen2.5-VL: deterministic build, offline reload, generation; model paths."""
+"""The tiny offline Qwen2.5-VL: deterministic build, offline reload, generation; model paths; the one
+image resolution of every stage. (Damaged model folders: tests/test_faults_eval.py.)"""
 
 from __future__ import annotations
 
@@ -16,10 +17,17 @@ from visreason.models import (
     SPECIAL_TOKENS,
     build_messages,
     build_tiny_model,
+    image_resolution,
+    image_tokens,
     load_model_and_processor,
+    load_processor,
+    prompt_lengths,
     register_image_text_processor,
     resolve_model_path,
 )
+from visreason.params import load_params
+from visreason.puzzles import CATEGORIES
+from visreason.rewards import DESIGNS, format_prompt
 
 
 def _files(path: Path) -> dict[str, str]:
@@ -116,3 +124,76 @@ def test_cli_builds_tiny_model(tmp_path, capsys):
     assert json.loads((tmp_path / "tiny" / "visreason_model.json").read_text())["seed"] == 3
     assert "parameters" in capsys.readouterr().out
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
+
+
+# ------------------------------------------------------------------ the one image resolution
+
+
+def test_resolution_is_set_on_the_processor(tiny_model):
+    processor = load_processor(tiny_model, min_pixels=2048, max_pixels=64 * 64)
+    assert (processor.image_processor.size["shortest_edge"], processor.image_processor.size["longest_edge"]) == (
+        2048,
+        64 * 64,
+    )
+    own = load_processor(tiny_model)  # None keeps the folder's own setting (the tiny model's 32 x 32 .. 96 x 96)
+    assert (own.image_processor.size["shortest_edge"], own.image_processor.size["longest_edge"]) == (1024, 9216)
+    with pytest.raises(VisreasonError, match="'model.min_pixels' \\(9000\\) exceeds 'model.max_pixels' \\(100\\)"):
+        image_resolution({"model": {"min_pixels": 9000, "max_pixels": 100}})
+
+
+def _tokens_processed(processor, image: Image.Image) -> int:
+    """The image tokens the processor actually makes of `image` (one per 2 x 2 merged patches)."""
+    out = processor(text=["<|vision_start|><|image_pad|><|vision_end|>"], images=[image], return_tensors="pt")
+    return int(out["image_grid_thw"].prod()) // processor.image_processor.merge_size**2
+
+
+def test_paper_resolution_gives_released_and_generated_clocks_the_same_tokens(tiny_model, shared_data, tmp_path):
+    """Under the paper preset, a released clock image (the 512 px copy, and a 3,179 px one standing in for the
+    Hub's original) and a generated one become the same number of image tokens, within the bound, and every
+    clock prompt fits train.max_prompt_length. The tiny model's processor, at the paper's resolution."""
+    paper = load_params(scale="paper")
+    processor = load_processor(tiny_model, **image_resolution(paper))
+    ip = processor.image_processor
+    bound = paper["model"]["max_pixels"] // (ip.patch_size * ip.merge_size) ** 2
+    records = [json.loads(line) for line in (shared_data / "data" / "clock.json").read_text().splitlines()]
+    with Image.open(shared_data / "data" / records[0]["image"]) as im:
+        released = im.convert("RGB")
+    original = released.resize((3179, 3179), Image.Resampling.BICUBIC)
+    generated = CATEGORIES["clock"].render(records[0]["solution"], paper["data"]["image_size"])
+    sizes = [im.size for im in (released, original, generated)]
+    assert sizes == [(512, 512), (3179, 3179), (512, 512)]
+    counts = {image_tokens(processor, *im.size) for im in (released, original, generated)}
+    assert len(counts) == 1 and counts.pop() == _tokens_processed(processor, original) <= bound
+    # The setting is what decides: at the folder's own resolution (96 x 96 at most) each would be 36 tokens.
+    assert image_tokens(processor, 512, 512) == 1024 and image_tokens(load_processor(tiny_model), 3179, 3179) == 36
+    # Every design's prompt for every released clock question fits, with its image at the bound.
+    for i, rec in enumerate(records):
+        rec["path"] = tmp_path / f"{i}.png"
+    original.save(records[0]["path"])
+    paths = [records[0]["path"]] * len(records)
+    for design in DESIGNS:
+        messages = [
+            build_messages(format_prompt(design, r["question"], category="clock", solution=r["solution"]), True)
+            for r in records
+        ]
+        assert max(prompt_lengths(processor, messages, paths)) <= paper["train"]["max_prompt_length"]
+
+
+def test_a_resolution_that_makes_a_prompt_too_long_stops_training(tiny_model, small_eval_dataset, tmp_path):
+    """The limit that holds the prompts at the smoke resolution, with model.max_pixels raised: training
+    stops before it starts, naming the record and both keys."""
+    from visreason.records import load_records
+    from visreason.train import run_train
+
+    params = load_params()
+    records = load_records(small_eval_dataset)
+    processor = load_processor(tiny_model, **image_resolution(params))
+    messages = [build_messages(format_prompt("vanilla", r["question"]), with_image=True) for r in records]
+    longest = max(prompt_lengths(processor, messages, [small_eval_dataset / r["image"] for r in records]))
+    params["train"] |= {"max_prompt_length": longest, "prompts_per_step": 2}
+    params["model"]["max_pixels"] = 256 * 256
+    with pytest.raises(VisreasonError) as err:
+        run_train(params, reward="vanilla", seed=0, data=small_eval_dataset, model=tiny_model, out=tmp_path / "out")
+    message = str(err.value)
+    assert message.startswith("dataset record ") and f"exceeds train.max_prompt_length {longest}" in message
+    assert "model.max_pixels 65536" in message and not (tmp_path / "out").exists()

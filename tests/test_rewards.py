@@ -1,4 +1,4 @@
-"""The reward definitions of issue 3, checked against hand-computed values."""
+"""The study's six reward designs and the answer scorer, checked against hand-computed values."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from visreason import VisreasonError, rewards
+from visreason.answers import partial_credit, score_answer
 from visreason.cli import main
 from visreason.rewards import (
     DESIGNS,
@@ -18,9 +19,7 @@ from visreason.rewards import (
     format_prompt,
     get_reward,
     parse,
-    partial_credit,
     reward_terms,
-    score_answer,
     score_designs,
     sentences,
     tag_score,
@@ -28,6 +27,8 @@ from visreason.rewards import (
 
 T1, T2, T3 = math.tanh(1), math.tanh(2), math.tanh(3)
 NAMES = list(DESIGNS)
+# The study's six designs; the perception-aware ones and the random arm: tests/test_rewards_perception.py
+SIX = NAMES[:6]
 
 # image description: U=2 | think: 3 lines, U=3 | visual: U=1 | rethink: U=1, D=1 | answer 6:03
 TYPICAL = (
@@ -89,7 +90,7 @@ def test_visual_blocks_only_inside_first_think():
 
 def test_missing_and_unclosed_tags_score_zero():
     parsed = parse("<image description>Open. <think>Also open. <rethink>Still. <answer>5")
-    assert parsed == (0.0, 0.0, 0.0, 0.0, None)
+    assert parsed == (0.0, 0.0, 0.0, 0.0, None, None)
 
 
 def test_answer_needs_exactly_one_block():
@@ -100,7 +101,7 @@ def test_answer_needs_exactly_one_block():
     assert extract_answer("<answer><answer>4</answer></answer>") == "<answer>4"
     assert extract_answer("<answer> </answer>") == ""
     assert extract_answer(None) is None
-    for name in NAMES:
+    for name in SIX:
         assert get_reward(name)(["<answer>5</answer><answer>5</answer>"], ["5"], ["maze"]) == [0.0]
         assert get_reward(name)(["5"], ["5"], ["maze"]) == [0.0]
 
@@ -209,12 +210,14 @@ def test_partial_credit_other_is_exact():
 
 def test_design_table():
     # The weights themselves are the module docstring's table (a doctest, read from DESIGNS).
-    assert NAMES == ["vanilla", "only_accuracy", "mixture", "continuous", "visual_fusion", "no_accuracy"]
+    assert SIX == ["vanilla", "only_accuracy", "mixture", "continuous", "visual_fusion", "no_accuracy"]
     for name, design in DESIGNS.items():
-        assert design.function.__name__ == name and design.function.__doc__
+        assert design.function.__name__ == name
         assert sum(design.weights.values()) == pytest.approx(1.0)
-        assert set(design.weights) <= set(rewards.TERMS)
-    assert DESIGNS["no_accuracy"].tag_weight == pytest.approx(0.9) and DESIGNS["only_accuracy"].tag_weight == 0.0
+        assert set(design.weights) <= {*rewards.TERMS, rewards.RANDOM}
+        assert min(design.weights.values()) > 0
+    assert DESIGNS["no_accuracy"].function.bounds == pytest.approx((-0.9, 1.0))
+    assert DESIGNS["only_accuracy"].function.bounds == (0.0, 1.0)
 
 
 def test_hand_computed_typical_completion():
@@ -228,7 +231,7 @@ def test_hand_computed_typical_completion():
         "no_accuracy": 0.3 * T2 + 0.3 * T3 + 0.1,
     }
     assert parse(TYPICAL)[:4] == pytest.approx(tuple(fmt.values()))
-    for name in NAMES:
+    for name in SIX:
         assert get_reward(name)([TYPICAL], ["6:03"], ["clock"]) == pytest.approx([expected[name]])
     wrong = TYPICAL.replace(" 6:03 ", "6:05")  # dm = 2: partial credit 0.5 + 0.5 * 0.9
     assert get_reward("mixture")([wrong], ["6:03"], ["clock"]) == pytest.approx([0.06 * T2 + 0.06 * T3])
@@ -240,8 +243,8 @@ def test_reward_terms_and_shared_parse_agree():
     terms = reward_terms("mixture", [TYPICAL, ""], "6:03", "clock")
     assert list(terms) == ["image_description", "think", "rethink", "accuracy", "total"]
     assert terms["accuracy"] == [1.0, 0.0] and terms["rethink"] == [0.0, 0.0]
-    everything = score_designs(NAMES, [TYPICAL, "<answer>6:03</answer>", ""], "6:03", "clock")
-    for name in NAMES:
+    everything = score_designs(SIX, [TYPICAL, "<answer>6:03</answer>", ""], "6:03", "clock")
+    for name in SIX:
         assert everything[name]["total"] == get_reward(name)([TYPICAL, "<answer>6:03</answer>", ""], "6:03", "clock")
 
 
@@ -268,7 +271,7 @@ def test_chat_message_completions():
         42,
         [{"content": [{"type": "image"}]}],
     ]
-    for name in NAMES:
+    for name in SIX:
         assert get_reward(name)(odd, ["5"] * 5, ["maze"] * 5) == [0.0] * 5
 
 
@@ -298,6 +301,20 @@ def test_unknown_name_and_bad_columns():
     with pytest.raises(VisreasonError, match="'answer' has 1 values for 2 completions"):
         get_reward("mixture")(["a", "b"], ["5"], "maze")
     assert get_reward("only_accuracy")([], [], []) == []
+
+
+@pytest.mark.parametrize(
+    "completions, kind",
+    [(None, "NoneType"), ((c for c in ["<answer>5</answer>"]), "generator"), ("<answer>5</answer>", "str"),
+     ({"role": "assistant", "content": "<answer>5</answer>"}, "dict"), (5, "int")],
+)  # fmt: skip
+def test_completions_must_be_a_list_or_tuple(completions, kind):
+    for name in NAMES:
+        with pytest.raises(VisreasonError, match=f"'completions' must be a list or tuple of completions, got {kind}$"):
+            get_reward(name)(completions, "5", "maze", solution={}, question="q", step=0)
+    with pytest.raises(VisreasonError, match="'completions' must be a list or tuple"):
+        score_designs(SIX, completions, "5", "maze")
+    assert get_reward("vanilla")(("<answer>5</answer>",), "5", "maze") == [0.9]  # a tuple is a batch
 
 
 # -- Properties -----------------------------------------------------------------------
@@ -332,14 +349,24 @@ fast = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 @given(st.lists(completions, min_size=1, max_size=4), golds, st.sampled_from(["clock", "maze", "board_tile", None]))
 def test_no_reward_raises_and_values_are_bounded(texts, gold, category):
     batch = texts + [[{"role": "assistant", "content": t}] for t in texts]
-    scores = score_designs(NAMES, batch, gold, category)
-    for name in NAMES:
+    scores = score_designs(SIX, batch, gold, category)
+    for name in SIX:
         assert get_reward(name)(batch, gold, category) == scores[name]["total"]
-        low = -DESIGNS[name].tag_weight
-        assert all(low <= v <= 1.0 for v in scores[name]["total"]), (name, scores[name])
+        low, high = DESIGNS[name].function.bounds
+        assert all(low <= v <= high for v in scores[name]["total"]), (name, scores[name])
         for term, values in scores[name].items():
             bound = (0.0, 1.0) if term in rewards.ANSWER_TERMS else (-1.0, 1.0)
             assert all(bound[0] <= v <= bound[1] for v in values)
+
+
+@fast
+@given(completions, golds, st.sampled_from(["clock", "maze", "board_tile"]))
+def test_each_term_reads_only_its_fields(text, gold, category):
+    assert set(rewards.TERM_FIELDS) == set(rewards.TERMS)
+    row = rewards.Row(gold, category, None, None, None)
+    full = parse(text)
+    for term in set(rewards.TERMS) - {"fact_f1", "sufficiency"}:  # those two: tests/test_rewards_perception.py
+        assert rewards.TERMS[term](parse(text, rewards.TERM_FIELDS[term]), row) == rewards.TERMS[term](full, row)
 
 
 @fast
@@ -349,12 +376,26 @@ def test_tag_score_matches_the_sentence_definition(text):
     assert tag_score(text) == math.tanh(len(set(keys))) - math.tanh(len(keys) - len(set(keys)))
 
 
-@fast
-@given(st.text(), golds, st.sampled_from(["clock", "maze", "other"]))
-def test_exact_implies_full_partial_credit(pred, gold, category):
+# Times on and off a 12-hour dial (hours to 99, minutes to 99), digit runs, and free text.
+times = st.builds("{}:{:02d}".format, st.integers(0, 99), st.integers(0, 99))
+answers = st.one_of(times, st.integers(0, 40).map(str), st.text(max_size=8), times.map(lambda t: f"It is {t}."))
+
+
+@settings(max_examples=400, deadline=None)
+@given(answers, st.one_of(times, answers), st.sampled_from(["clock", "maze", "other"]))
+def test_full_partial_credit_exactly_when_exact(pred, gold, category):
     exact, partial = score_answer(pred, gold, category), partial_credit(pred, gold, category)
     assert exact in (0.0, 1.0) and 0.0 <= partial <= 1.0
-    assert exact == 0.0 or partial == 1.0
+    assert (partial == 1.0) == (exact == 1.0), (pred, gold, category, exact, partial)
+
+
+@pytest.mark.parametrize(
+    "pred, gold",
+    [("15:55", "3:55"), ("3:55", "15:55"), ("4:75", "4:15"), ("24:00", "0:00"), ("13:00", "1:00")],
+)
+def test_partial_credit_off_the_dial_is_exact(pred, gold):
+    assert score_answer(pred, gold, "clock") == partial_credit(pred, gold, "clock") == 0.0
+    assert score_answer(pred, pred, "clock") == partial_credit(pred, pred, "clock") == 1.0
 
 
 def test_pathological_inputs_are_linear_and_bounded():
@@ -366,12 +407,13 @@ def test_pathological_inputs_are_linear_and_bounded():
         "<think>" + "5 " * n + "</think>" + "<answer>" + "9" * n + "</answer>",  # a huge number
         "<rethink>" + "\u00a0.\u2028ΣΑΣ. " * n + "</rethink>",  # unicode whitespace and line breaks
     ]
-    scores = score_designs(NAMES, texts, "5", "maze")
+    scores = score_designs(SIX, texts, "5", "maze")
     # think is one sentence ("." is followed by "<"); visual is "x." and n - 1 repeats
     assert scores["visual_fusion"]["think"][2] == pytest.approx(T1)
     assert scores["visual_fusion"]["visual"][2] == pytest.approx(T1 - 1.0)
-    for name in NAMES:
-        assert all(-DESIGNS[name].tag_weight <= v <= 1.0 for v in scores[name]["total"])
+    for name in SIX:
+        low, high = DESIGNS[name].function.bounds
+        assert all(low <= v <= high for v in scores[name]["total"])
     assert scores["continuous"]["partial_credit"][3] == 0.0
 
 
@@ -380,7 +422,7 @@ def test_pathological_inputs_are_linear_and_bounded():
 
 def test_prompts_name_each_designs_tags():
     assert DESIGNS["only_accuracy"].prompt == DESIGNS["vanilla"].prompt
-    for name in NAMES:
+    for name in SIX:
         prompt = format_prompt(name, "What time is it?")
         assert prompt.startswith("What time is it?") and "<think>" in prompt and "<answer>" in prompt
         assert ("<image description>" in prompt) == (name in ("mixture", "continuous", "no_accuracy"))
@@ -420,27 +462,32 @@ def test_audit_command_writes_table_and_flags(tmp_path, capsys):
     flagged = {(f["reward"], f["probe"]): f for f in summary["flags"]}
     assert flagged["only_accuracy", "correct_no_reasoning"]["expected"]
     assert flagged["no_accuracy", "wrong_verbose"]["expected"]
+    assert flagged["mixture", "listing_attack"]["expected"]  # Mixture pays for sentences, not for facts
     assert ("mixture", "padded_repetition") not in flagged and ("vanilla", "empty") not in flagged
     assert summary["n_unexpected"] == 0 and summary["golds"]["clock"] == "4:23"
     assert summary["probe_chars"]["huge_100k"] == 100_000
+    assert set(summary["scores"]) == set(DESIGNS)
+    for reward, categories in summary["not_applicable"].items():  # the perception designs, where unreadable
+        assert reward in ("fact_f1", "sufficiency")
+        assert categories and not set(categories) & set(summary["scores"][reward]["correct_well_formed"])
     assert "0 unexpected" in capsys.readouterr().out
     assert main(["rewards", "audit", "--out", str(tmp_path / "audit.json")]) == 2
 
 
-def test_audit_falls_back_to_builtin_golds(tmp_path):
+def test_audit_generates_its_banks_without_the_released_records(tmp_path):
     from visreason.params import load_params
-    from visreason.rewards_audit import FALLBACK_GOLD, audit, gold_answers, to_markdown
+    from visreason.rewards_audit import N_GENERATED, audit, puzzle_banks, to_markdown
 
     params = load_params()
     params["data"]["eval"]["local_path"] = str(tmp_path)
-    golds, sources = gold_answers(params)
-    assert golds == {c: FALLBACK_GOLD[c] for c in golds} and set(sources.values()) == {"builtin"}
-    result = audit(golds, sources)
-    assert result["n_unexpected"] == 0 and "from builtin" in to_markdown(result)
+    banks, sources = puzzle_banks(params)
+    assert set(sources.values()) == {"generated"} and all(len(b) == N_GENERATED for b in banks.values())
+    result = audit(banks, sources)
+    assert result["n_unexpected"] == 0 and "from generated" in to_markdown(result)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "clock.json").write_text("not json\n")
-    with pytest.raises(VisreasonError, match="clock.json: line 1"):
-        gold_answers(params)
+    with pytest.raises(VisreasonError, match="clock.json: line 1: not a record"):
+        puzzle_banks(params)
 
 
 def test_caption_prompt_keeps_the_image_and_precedes_the_question():

@@ -75,7 +75,8 @@ def test_warm_up_is_deterministic_and_its_summary_states_recipe_and_start(tmp_pa
     warm = info["warmup"]
     assert warm["recipe"]["steps"] == 4 and warm["recipe"]["label_accuracy"] == LAB["label_accuracy"]
     assert len(warm["loss_first_10"]) == 4
-    assert set(warm["start"]) == {"vanilla", "mixture", "visual_fusion"}  # one per distinct prompt
+    prompts = {d.prompt: name for name, d in reversed(DESIGNS.items())}  # the first design of each prompt
+    assert set(warm["start"]) == set(prompts.values()) and "vanilla" in warm["start"]  # one per distinct prompt
     for rates in warm["start"].values():
         assert rates["n"] == 8 and 0 <= rates["accuracy"] <= rates["answer_tag"] <= 1
 
@@ -110,7 +111,12 @@ def test_settings_that_cannot_learn_get_a_loud_line(capsys):
         ("label_accuracy", 1.5, "'model.warmup.label_accuracy'"),
         ("steps", -1, "'model.warmup.steps'"),
         ("forms", {"answer": 1, "shout": 1}, "unknown key 'model.warmup.forms.shout'"),
-        ("forms", {"answer": -0.1}, "'model.warmup.forms.answer'"),
+        (
+            "forms",
+            {"answer": -0.1, "plain": 1, "think": 1, "rethink": 1, "description": 1},
+            "'model.warmup.forms.answer'",
+        ),
+        ("forms", {"answer": 1}, "missing key 'model.warmup.forms.description'"),
         ("categories", [], "'model.warmup.categories'"),
         ("sentences", 3, "unknown key 'model.warmup.sentences'"),
     ],

@@ -11,8 +11,14 @@ atomic facts (`Puzzle.facts(solution)`: the time on the clock, each maze row, ea
 queen's square, each jug's amount...) that the caption states verbatim, up to case
 and spacing (`Puzzle.fact_fidelity`). The oracle scores 1.0 by construction.
 
+A model captioner sees the image at params' one image resolution (`model.min_pixels`,
+`model.max_pixels`), as training and evaluation do, and decodes greedily with the
+settings recorded in `summary.json` (`decoding`).
+
 Output folder (written atomically): `captions.jsonl` (id, category, caption,
-facts_correct, facts_total, n_tokens, truncated), then `summary.json`.
+facts_correct, facts_total, n_tokens, truncated), then `summary.json`. Every bad
+input (records, a missing or damaged model) fails with one line before the folder
+is written or an MLflow run opens.
 """
 
 from __future__ import annotations
@@ -23,9 +29,9 @@ from pathlib import Path
 import mlflow
 
 from visreason import VisreasonError
-from visreason.backends import api_options, check_model, load_backend
+from visreason.backends import Backend, check_model, image_settings, load_backend, measure_prompts
 from visreason.files import atomic_dir, progress, write_json, write_jsonl
-from visreason.generation import Request, Sampling
+from visreason.generation import Request, Sampling, load_image
 from visreason.params import CAPTIONERS
 from visreason.puzzles import CATEGORIES
 from visreason.records import load_records
@@ -71,14 +77,21 @@ def summarize(rows: list[dict]) -> dict:
     return {"fidelity": {"per_category": per_category, "mean": mean}, "n": len(rows)}
 
 
-def model_captions(records: list[dict], data_dir: Path, model: str, params: dict) -> list:
-    """One `Generation` per record from a model captioner, in batches."""
-    cfg = params["captions"]
-    sampling = Sampling(max_new_tokens=cfg["max_new_tokens"])
-    backend = load_backend(model, sampling, params["evaluate"]["backend"], **api_options(params))
+def caption_requests(records: list[dict], data_dir: Path) -> list[Request]:
     prompts = {cat: caption_prompt(cat) for cat in {r["category"] for r in records}}
-    requests = [Request(prompts[r["category"]], data_dir / r["image"]) for r in records]
-    size = cfg["batch_size"]
+    return [Request(prompts[r["category"]], data_dir / r["image"]) for r in records]
+
+
+def caption_backend(model: str, requests: list[Request], params: dict) -> Backend:
+    """The model captioner's backend, loaded (a model that cannot load fails here)."""
+    measured = measure_prompts(model, requests, params)
+    sampling = Sampling(max_new_tokens=params["captions"]["max_new_tokens"])
+    return load_backend(model, sampling, params, params["evaluate"]["backend"], max(measured) if measured else None)
+
+
+def model_captions(backend: Backend, requests: list[Request], params: dict) -> list:
+    """One `Generation` per request from a model captioner, in batches."""
+    size = params["captions"]["batch_size"]
     outs = []
     for i in progress(range(0, len(requests), size), desc="captions", total=-(-len(requests) // size)):
         outs.extend(backend.generate(requests[i : i + size], seed=params["evaluate"]["seed"] + i))
@@ -94,19 +107,25 @@ def run_captions(params: dict, *, data: str | Path, captioner: str, out: str | P
     if captioner == "oracle" and model:
         raise VisreasonError("--model is only for --captioner model (the oracle reads the records' descriptions)")
     if model:
-        check_model(model)
+        check_model(model, params)
     data = Path(data)
     records = load_records(data)  # every record has a non-empty description
     split = records[0]["split"]
+    backend = requests = None
+    if captioner == "model":
+        requests = caption_requests(records, data)
+        for request in requests:
+            load_image(request)  # a bad image fails now, naming its file, rather than mid-run
+        backend = caption_backend(model, requests, params)
     inputs = {"data": data} | ({"model": model} if model and Path(model).exists() else {})
     tags = {"captioner": captioner, "model": model or ""}
     with start_run(
         params, "captions", f"{split}/{captioner}", inputs, tags, log_params={"captions": params["captions"]}
     ):
-        if captioner == "oracle":
+        if backend is None:
             texts = [(r["description"], None, None) for r in records]
         else:
-            texts = [(g.text, g.n_tokens, g.truncated) for g in model_captions(records, data, model, params)]
+            texts = [(g.text, g.n_tokens, g.truncated) for g in model_captions(backend, requests, params)]
         rows = []
         for r, (caption, n_tokens, truncated) in zip(records, texts):
             correct, total = fidelity(caption, r)
@@ -122,6 +141,9 @@ def run_captions(params: dict, *, data: str | Path, captioner: str, out: str | P
                 }
             )
         summary = {"captioner": captioner, "model": model, "data": str(data), "split": split, **summarize(rows)}
+        if backend is not None:
+            summary |= {"backend": backend.name, "decoding": backend.decoding}
+            summary["image_resolution"] = image_settings(model, params)
         log_summary(summary)
         with atomic_dir(out) as tmp:
             write_jsonl(tmp / "captions.jsonl", rows)

@@ -14,11 +14,16 @@ import sys
 from functools import partial
 from pathlib import Path
 
+import yaml
+
 from visreason import VisreasonError, __version__
-from visreason.config import DEFAULT_PARAMS
+from visreason.config import train_settings
 from visreason.files import read_json
-from visreason.params import ANSWER_FORMATS, BACKENDS, CAPTIONERS, MODES, load_params
+from visreason.params import ANSWER_FORMATS, BACKENDS, CAPTIONERS, MODES, REWARD_DESIGNS, load_params
 from visreason.records import SPLITS
+
+# Metavars: COMMAND for subcommands, an upper-case noun for a value (DIR, FILE, N, ...);
+# options with a fixed set of values list them instead.
 
 
 def _params(args) -> dict:
@@ -27,8 +32,54 @@ def _params(args) -> dict:
 
 def _add_params(parser: argparse.ArgumentParser) -> None:
     """The `--params` and `--scale` options of every command that reads params.yaml."""
-    parser.add_argument("--params", default=str(DEFAULT_PARAMS), help="params file (default: %(default)s)")
-    parser.add_argument("--scale", default=None, help="override the file's `scale` (smoke or paper)")
+    parser.add_argument(
+        "--params",
+        default="params.yaml",
+        metavar="FILE",
+        help="params file (default: %(default)s, in the working directory)",
+    )
+    parser.add_argument(
+        "--scale",
+        default=None,
+        metavar="SCALE",
+        help="a key of the file's `scales`, e.g. smoke or paper (default: its `scale`)",
+    )
+
+
+def _subcommands(parser: argparse.ArgumentParser, dest: str):
+    return parser.add_subparsers(dest=dest, required=True, metavar="COMMAND")
+
+
+# ---------------------------------------------------------------- config
+
+
+def _config_show(args) -> int:
+    params = _params(args)
+    if args.reward is None:
+        print(f"# {args.params} resolved at scale {params['scale']}")
+        shown = params
+    else:
+        print(f"# the training job of {args.reward} at scale {params['scale']}: train, rewards.{args.reward} over it")
+        shown = {"train": train_settings(params, args.reward)}
+    print(yaml.safe_dump(shown, sort_keys=False), end="")
+    return 0
+
+
+def _add_config(sub) -> None:
+    parser = sub.add_parser(
+        "config", help="show the resolved settings", description="Show the settings a job runs with."
+    )
+    actions = _subcommands(parser, "config_command")
+    show = actions.add_parser(
+        "show",
+        help="print the resolved settings of params.yaml, or of one training job",
+        description="Print, as YAML, the params resolved at a scale (the scale merged over the settings, the "
+        "category set split into in-domain and out-of-domain lists), or with --reward the settings of that "
+        "design's training job: `train` with `rewards.<reward>` merged over it.",
+    )
+    show.add_argument("--reward", choices=REWARD_DESIGNS, default=None, help="a training job's design")
+    _add_params(show)
+    show.set_defaults(func=_config_show)
 
 
 # ---------------------------------------------------------------- data
@@ -63,7 +114,7 @@ def _add_data(sub) -> None:
         help="build, preview and verify puzzle datasets",
         description="Build puzzle datasets (generated, released folder or Hugging Face), preview and verify them.",
     )
-    actions = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    actions = _subcommands(parser, "data_command")
 
     build = actions.add_parser(
         "build",
@@ -74,11 +125,14 @@ def _add_data(sub) -> None:
     build.add_argument(
         "--split", required=True, choices=SPLITS, help="train (data.train.preset) or eval (data.eval.source)"
     )
-    build.add_argument("--out", required=True, type=Path, help="dataset folder to write (replaced only when complete)")
+    build.add_argument(
+        "--out", required=True, type=Path, metavar="DIR", help="dataset folder to write (replaced only when complete)"
+    )
     build.add_argument(
         "--exclude",
         type=Path,
         default=None,
+        metavar="DIR",
         help="dataset whose puzzle states the new one must not contain (the eval set)",
     )
     _add_params(build)
@@ -89,9 +143,11 @@ def _add_data(sub) -> None:
         help="write a PNG contact sheet of a dataset",
         description="Write a PNG contact sheet: N puzzles per category with their question and answer.",
     )
-    show.add_argument("--data", required=True, type=Path, help="dataset folder")
-    show.add_argument("--out", required=True, type=Path, help="PNG file to write")
-    show.add_argument("--per-category", type=int, default=3, help="puzzles per category (default: %(default)s)")
+    show.add_argument("--data", required=True, type=Path, metavar="DIR", help="dataset folder")
+    show.add_argument("--out", required=True, type=Path, metavar="FILE", help="PNG file to write")
+    show.add_argument(
+        "--per-category", type=int, default=3, metavar="N", help="puzzles per category (default: %(default)s)"
+    )
     show.set_defaults(func=_data_preview)
 
     check = actions.add_parser(
@@ -99,7 +155,7 @@ def _add_data(sub) -> None:
         help="re-hash a dataset against its manifest and re-solve every record",
         description="Check every file's sha256 against manifest.json and every answer against the exact solver.",
     )
-    check.add_argument("--data", required=True, type=Path, help="dataset folder")
+    check.add_argument("--data", required=True, type=Path, metavar="DIR", help="dataset folder")
     check.set_defaults(func=_data_verify)
 
 
@@ -123,7 +179,7 @@ def _model_tiny(args) -> int:
 
 def _add_model(sub) -> None:
     parser = sub.add_parser("model", help="build or inspect models", description="Model utilities.")
-    actions = parser.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    actions = _subcommands(parser, "model_command")
     tiny = actions.add_parser(
         "tiny",
         help="build the tiny offline Qwen2.5-VL (random weights, then the warm-up of params model.warmup)",
@@ -131,9 +187,13 @@ def _add_model(sub) -> None:
         "(params model.warmup; steps 0: none), deterministically and offline. DIR is written atomically; "
         "DIR/visreason_model.json (with the warm-up's recipe and starting rates) is written last.",
     )
-    tiny.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    tiny.add_argument("--out", required=True, metavar="DIR", help="output folder (replaced atomically)")
     tiny.add_argument(
-        "--seed", type=int, default=None, help="weight initialisation seed (default: params model.tiny_seed)"
+        "--seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="weight initialisation seed (default: params model.tiny_seed)",
     )
     _add_params(tiny)
     tiny.set_defaults(func=_model_tiny)
@@ -156,15 +216,16 @@ def _add_captions(sub) -> None:
     p = sub.add_parser(
         "captions",
         help="caption every puzzle of a split (oracle or model) and score caption fidelity",
-        description="Write OUTDIR/captions.jsonl (one caption per puzzle, with the facts it states correctly) and "
-        "OUTDIR/summary.json (caption fidelity per category: the share of the state's facts the captions state).",
+        description="Write into the --out folder captions.jsonl (one caption per puzzle, with the facts it "
+        "states correctly) and summary.json (caption fidelity per category: the share of the state's facts the "
+        "captions state).",
     )
-    p.add_argument("--data", required=True, help="dataset folder written by `visreason data build`")
+    p.add_argument("--data", required=True, metavar="DIR", help="dataset folder written by `visreason data build`")
     p.add_argument(
         "--captioner", required=True, choices=CAPTIONERS, help="oracle (the puzzle engine's description) or model"
     )
-    p.add_argument("--model", default=None, help="model folder or claude:<model-id> (captioner model)")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--model", default=None, metavar="MODEL", help="model folder or claude:<model-id> (captioner model)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     _add_params(p)
     p.set_defaults(func=_captions)
 
@@ -185,7 +246,7 @@ def _add_rewards(sub) -> None:
     parser = sub.add_parser(
         "rewards", help="inspect the reward designs", description="Inspect the reward designs before training."
     )
-    actions = parser.add_subparsers(dest="rewards_command", required=True, metavar="ACTION")
+    actions = _subcommands(parser, "rewards_command")
     audit = actions.add_parser(
         "audit",
         help="score every reward on probe completions and flag degenerate ones that score too well",
@@ -199,6 +260,7 @@ def _add_rewards(sub) -> None:
     audit.add_argument(
         "--out",
         default="results/rewards/audit.md",
+        metavar="FILE",
         help="Markdown table to write; audit.json goes beside it (default: %(default)s)",
     )
     _add_params(audit)
@@ -224,14 +286,21 @@ def _add_train(sub) -> None:
     p = sub.add_parser(
         "train",
         help="GRPO training of one reward design (TRL)",
-        description="Train the model with GRPO (TRL GRPOTrainer) under one reward design. OUTDIR gets checkpoints/, "
-        "final/ and train_summary.json (last). Rerunning the same command resumes from the newest checkpoint.",
+        description="Train the model with GRPO (TRL GRPOTrainer) under one reward design. The --out folder gets "
+        "checkpoints/, final/ and train_summary.json (last). Rerunning the same command resumes from the newest "
+        "checkpoint.",
     )
-    p.add_argument("--reward", required=True, help="reward design (see visreason.rewards.DESIGNS)")
-    p.add_argument("--seed", type=int, required=True, help="training seed (data order, sampling, initialisation)")
-    p.add_argument("--data", required=True, help="training dataset folder (records.jsonl, images/, manifest.json)")
-    p.add_argument("--model", required=True, help="model folder or Hugging Face id")
-    p.add_argument("--out", required=True, help="output folder: checkpoints/, final/, train_summary.json")
+    p.add_argument("--reward", required=True, choices=REWARD_DESIGNS, help="reward design")
+    p.add_argument(
+        "--seed", type=int, required=True, metavar="N", help="training seed (data order, sampling, initialisation)"
+    )
+    p.add_argument(
+        "--data", required=True, metavar="DIR", help="training dataset folder (records.jsonl, images/, manifest.json)"
+    )
+    p.add_argument("--model", required=True, metavar="MODEL", help="model folder or Hugging Face id")
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="output folder: checkpoints/, final/, train_summary.json"
+    )
     _add_params(p)
     p.set_defaults(func=_train)
 
@@ -264,18 +333,22 @@ def _add_evaluate(sub) -> None:
         "evaluate",
         help="score a model (or claude:<model-id>) on a split",
         description="Generate answers for every puzzle of a split, score them with the rewards' scorer, and write "
-        "OUTDIR/samples.jsonl and OUTDIR/metrics.json (per-category accuracy with 95%% Wilson intervals, "
+        "samples.jsonl and metrics.json into the --out folder (per-category accuracy with 95% Wilson intervals, "
         "in/out-of-domain means, reasoning-behaviour rates). Rerunning an interrupted evaluation resumes it.",
     )
-    p.add_argument("--model", required=True, help="model folder, or claude:<model-id> for the Anthropic API")
-    p.add_argument("--data", required=True, help="dataset folder written by `visreason data build`")
+    p.add_argument(
+        "--model", required=True, metavar="MODEL", help="model folder, or claude:<model-id> for the Anthropic API"
+    )
+    p.add_argument("--data", required=True, metavar="DIR", help="dataset folder written by `visreason data build`")
     p.add_argument(
         "--mode", required=True, choices=MODES, help="input: the image, the oracle description, or image and caption"
     )
-    p.add_argument("--captions", default=None, help="`visreason captions` output folder (mode image+caption)")
-    p.add_argument("--prompt", required=True, help="reward design whose prompt format to use (e.g. mixture)")
-    p.add_argument("--tag", required=True, help="run label: base or <reward>-seed<seed>")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--captions", default=None, metavar="DIR", help="`visreason captions` output folder (mode image+caption)"
+    )
+    p.add_argument("--prompt", required=True, choices=REWARD_DESIGNS, help="reward design whose prompt format to use")
+    p.add_argument("--tag", required=True, metavar="TAG", help="run label: base or <reward>-seed<seed>")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument(
         "--answer-format", choices=ANSWER_FORMATS, default=None, help="override params evaluate.answer_format"
     )
@@ -302,15 +375,22 @@ def _add_report(sub) -> None:
         description="Write report.md (Table 2 and 3 analogues, behaviour, caption fidelity) with PNG figures "
         "and CSV tables, the study's published numbers beside ours.",
     )
-    p.add_argument("--results", default="results", help="the pipeline's results folder (default: %(default)s)")
-    p.add_argument("--out", default="results/report", help="output folder, replaced atomically (default: %(default)s)")
+    p.add_argument(
+        "--results", default="results", metavar="DIR", help="the pipeline's results folder (default: %(default)s)"
+    )
+    p.add_argument(
+        "--out",
+        default="results/report",
+        metavar="DIR",
+        help="output folder, replaced atomically (default: %(default)s)",
+    )
     _add_params(p)
     p.set_defaults(func=_report)
 
 
 # ---------------------------------------------------------------- the command
 
-COMMANDS = [_add_data, _add_model, _add_captions, _add_rewards, _add_train, _add_evaluate, _add_report]
+COMMANDS = [_add_config, _add_data, _add_model, _add_captions, _add_rewards, _add_train, _add_evaluate, _add_report]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -319,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reward design for GRPO on visual puzzles: data, captions, training, evaluation, report.",
     )
     parser.add_argument("--version", action="version", version=f"visreason {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = _subcommands(parser, "command")
     for add in COMMANDS:
         add(sub)
     return parser

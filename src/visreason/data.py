@@ -36,8 +36,15 @@ draws the last draw is kept. The manifest's `balance` holds, per category, the p
 answer histogram (the natural distribution), these fallbacks and the dedupe redraws.
 
 Deduplication: no two puzzles of a dataset, and no training puzzle and puzzle of the
-`--exclude` dataset, share a state (the canonical JSON of `solution`). A duplicate is
-redrawn with the next attempt number.
+`--exclude` dataset, share an identity (`records.identity`: the start state the image
+shows and what the question asks, never the fields a solver derives from them). A
+duplicate is redrawn with the next attempt number.
+
+Every build verifies what it made before anything is renamed into place, whatever its
+source: unique ids, unique identities, and answers that the category's solver agrees
+with, read back from the records as they are written (`records.check_built`). A failure,
+including a full disk, is one VisreasonError naming the record or file, and leaves no
+dataset folder behind.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import multiprocessing
 import random
 import re
@@ -67,16 +75,20 @@ from visreason.files import (
     read_json,
     sha256_bytes,
     sha256_file,
+    write_bytes,
     write_json,
     write_jsonl,
 )
 from visreason.params import all_categories
 from visreason.puzzles import CATEGORIES
-from visreason.records import MANIFEST, RECORDS, SPLITS, load_records, state_key
+from visreason.records import MANIFEST, RECORDS, SPLITS, check_built, identity, load_records
 
 TRUSTED_COUNT = 5  # pilot counts below this are noise: such answers are never down-weighted
 MAX_REDRAWS = 50  # rounds of redrawing duplicates before a category's state space is declared too small
 CHUNK = 32  # puzzles per worker task
+# Files that workflow tools write into a finished dataset folder, which `verify_dataset` does not
+# count as the dataset's: Snakemake marks every directory output with `.snakemake_timestamp`.
+BOOKKEEPING = frozenset({".snakemake_timestamp"})
 
 
 def stable_seed(*parts: Any) -> int:
@@ -157,6 +169,9 @@ def acceptance(pilot: Counter, pilot_size: int, rate: float) -> dict[str, float]
     {'1': 0.5, '2': 1.0, '3': 1.0}
     >>> acceptance(Counter({"a": 320, "b": 80}), 400, rate=0.25)  # 50/50, keeping 40% of draws
     {'a': 0.25, 'b': 1.0}
+    >>> set(acceptance(Counter({"a": 17, "b": 19, "c": 60, "d": 38, "e": 110, "f": 70, "g": 23, "h": 63}), 400,
+    ...                rate=1.0).values())  # balancing off: the frequencies sum to 1 - 1e-16 in floating point
+    {1.0}
     """
     freqs = sorted(n / pilot_size for n in pilot.values())
     below = 0.0  # mass of the answers that stay under the cap
@@ -165,6 +180,8 @@ def acceptance(pilot: Counter, pilot_size: int, rate: float) -> dict[str, float]
             cap = (rate - below) / (len(freqs) - i)
             break
         below += f
+    else:  # the rate is the whole mass (rounding kept the sum below it): keep every draw
+        cap = freqs[-1]
     cap = max(cap, freqs[0], TRUSTED_COUNT / pilot_size)
     return {a: min(1.0, cap * pilot_size / n) for a, n in pilot.items()}
 
@@ -235,7 +252,7 @@ def _render_task(task) -> list[str]:
     hashes = []
     for rel, solution in items:
         data = encode_png(puzzle.render(solution, size), compress_level)
-        (Path(root) / rel).write_bytes(data)
+        write_bytes(Path(root) / rel, data)
         hashes.append(sha256_bytes(data))
     return hashes
 
@@ -290,7 +307,7 @@ def generate(
             order = [s for c in puzzles for s in pending if s[0] == c]
             retry = []
             for slot, state in progress(zip(order, results), f"draw {split} puzzles", total=len(order)):
-                key = state_key(slot[0], state["solution"])
+                key = identity(slot[0], state["solution"], state["question"])
                 if key in seen:
                     attempts[slot] += 1
                     redraws[slot[0]] += 1
@@ -323,6 +340,8 @@ def generate(
                     **state,
                 }
             )
+        # Verified as written (JSON), as every later stage will read them, before any rendering.
+        check_built((json.loads(json.dumps(r)), f"generated record {r['id']}") for r in records)
         for c in puzzles:
             (out / "images" / c).mkdir(parents=True, exist_ok=True)
         tasks = [
@@ -388,31 +407,57 @@ def build_dataset(params: dict, split: str, out: str | Path, exclude: str | Path
     """Build the `split` dataset that params ask for into `out` (atomically); return its manifest."""
     source, counts, used = plan(params, split)
     data = params["data"]
-    excluded, extra = set(), {}
+    excluded, extra = {}, {}
     if exclude is not None:
         records = load_records(exclude, check_images=False)
-        excluded = {state_key(r["category"], r["solution"]) for r in records}
+        excluded = {identity(r["category"], r["solution"], r["question"]): r["id"] for r in records}
         extra["excluded"] = {"records": len(records), "manifest_sha256": sha256_file(Path(exclude) / MANIFEST)}
-    with atomic_dir(out) as tmp:
-        if source == "generated":
-            records, files, stats = generate(counts, split, tmp, data, excluded)
-            extra["balance"] = stats
-        else:
-            if source == "local":
-                rows = released.local_rows(data["eval"]["local_path"], all_categories(params))
+    tmp = None
+    try:
+        with atomic_dir(out) as tmp:
+            if source == "generated":
+                records, files, stats = generate(counts, split, tmp, data, set(excluded))
+                extra["balance"] = stats
             else:
-                rows = released.huggingface_rows(
-                    data["eval"]["hf_dataset"], data["eval"]["hf_split"], all_categories(params)
-                )
-            records, files = released.convert(progress(rows, f"convert {source} records"), tmp, split)
-            released.check_counts(records, all_categories(params), source)
-            overlap = sum(state_key(r["category"], r["solution"]) in excluded for r in records)
-            if overlap:
-                raise VisreasonError(f"data: {overlap} {source} records share their state with the --exclude dataset")
-        files[RECORDS] = write_jsonl(tmp / RECORDS, records)
-        manifest = _manifest(records, files, split, source, used, **extra)
-        write_json(tmp / MANIFEST, manifest)
+                records, files = _convert_released(params, source, split, tmp)
+                _check_not_excluded(records, excluded, source)
+            files[RECORDS] = write_jsonl(tmp / RECORDS, records)
+            manifest = _manifest(records, files, split, source, used, **extra)
+            write_json(tmp / MANIFEST, manifest)
+    except OSError as err:
+        # A full disk, a read-only folder, an unreadable source file: atomic_dir has removed
+        # the temporary folder already, and `out` is as it was. A file being written is named
+        # by its place in `out`, the temporary folder being gone.
+        name = str(err.filename or "")
+        if tmp is not None and name.startswith(str(tmp)):
+            name = str(Path(out) / Path(name).relative_to(tmp))
+        raise VisreasonError(
+            f"data: building {out} failed, nothing written: {err.strerror or type(err).__name__}"
+            + (f": {name}" if name else "")
+        ) from None
     return manifest
+
+
+def _convert_released(params: dict, source: str, split: str, out: Path) -> tuple[list[dict], dict[str, str]]:
+    data = params["data"]["eval"]
+    if source == "local":
+        rows = released.local_rows(data["local_path"], all_categories(params))
+    else:
+        rows = released.huggingface_rows(data["hf_dataset"], data["hf_split"], all_categories(params))
+    records, files = released.convert(progress(rows, f"convert {source} records"), out, split)
+    released.check_counts(records, all_categories(params), source)
+    return records, files
+
+
+def _check_not_excluded(records: list[dict], excluded: dict[str, str], source: str) -> None:
+    keys = [identity(r["category"], r["solution"], r["question"]) for r in records]
+    shared = [(r["id"], excluded[k]) for r, k in zip(records, keys) if k in excluded]
+    if shared:
+        rid, other = shared[0]
+        raise VisreasonError(
+            f"data: {len(shared)} {source} record(s) are puzzles of the --exclude dataset, the first {rid} "
+            f"(the same start state and question as its record {other})"
+        )
 
 
 def verify_dataset(data_dir: str | Path) -> dict:
@@ -425,7 +470,7 @@ def verify_dataset(data_dir: str | Path) -> dict:
     records = load_records(root)
     manifest = read_json(root / MANIFEST)
     problems = []
-    on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {MANIFEST}
+    on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {MANIFEST, *BOOKKEEPING}
     listed = manifest.get("files", {})
     problems += [f"file {f} is in the manifest but missing" for f in sorted(set(listed) - on_disk)]
     problems += [f"file {f} is not in the manifest" for f in sorted(on_disk - set(listed))]

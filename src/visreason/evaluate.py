@@ -4,16 +4,25 @@ Input modes (the perception experiment):
 - `image`: the puzzle image and the question;
 - `text`: the oracle description of the state (the record's `description`) and
   the question, no image;
-- `image+caption`: the image, a caption from `visreason captions`, and the question.
+- `image+caption`: the image, a caption from `visreason captions`, and the question;
+- `blank`: the `image` prompt with a blank image of the same size in place of the
+  puzzle image: how much of the accuracy comes from what the image shows.
 
 The prompt is the reward's own (`rewards.format_prompt`) and answers are scored by
-the rewards' scorer (`rewards.extract_answer` + `rewards.score_answer`), so the
+the rewards' scorer (`rewards.extract_answer` + `answers.score_answer`), so the
 reported accuracy and the training reward cannot drift apart.
+
+Images are resized to params' one image resolution (`model.min_pixels`,
+`model.max_pixels`), as in training; the decoding settings each backend applies are
+explicit and recorded (`decoding` in metrics.json).
 
 Outputs, in OUTDIR: `settings.json` (what this evaluation runs with), `samples.jsonl`
 (one line per puzzle, appended and flushed batch by batch) and `metrics.json`,
 written last and atomically. While `metrics.json` is absent, `samples.jsonl` may be
 partial: rerunning the same command resumes it without redoing finished samples.
+Every bad input (model, records, captions, a damaged samples.jsonl) fails with one
+line before OUTDIR is touched or an MLflow run opens. Resumed samples keep only what
+the model generated; their answers and scores are recomputed, never read back.
 """
 
 from __future__ import annotations
@@ -27,22 +36,23 @@ from pathlib import Path
 import mlflow
 
 from visreason import VisreasonError
-from visreason.backends import api_options, check_model, load_backend
-from visreason.files import append_jsonl, dumps_json, progress, write_json, write_jsonl
-from visreason.generation import Request, Sampling
-from visreason.params import ANSWER_FORMATS, MODES, split_tag
-from visreason.records import load_records
-from visreason.rewards import (
-    CLOCK_TIME,
-    DIGITS,
-    extract_answer,
-    find_block,
-    format_prompt,
-    get_design,
-    is_integer,
-    score_answer,
-    sentences,
+from visreason.answers import CLOCK_TIME, DIGITS, is_integer, score_answer
+from visreason.backends import (
+    backend_decoding,
+    backend_kind,
+    check_model,
+    image_settings,
+    load_backend,
+    measure_prompts,
+    model_label,
 )
+from visreason.files import append_jsonl, dumps_json, progress, write_json, write_jsonl
+from visreason.generation import Generation, Request, Sampling, load_image
+from visreason.params import ANSWER_FORMATS, MODES, split_tag
+from visreason.perception import can_read, fact_scores
+from visreason.puzzles import CATEGORIES
+from visreason.records import load_records
+from visreason.rewards import DESCRIPTION, extract_answer, find_block, format_prompt, get_design, sentences
 from visreason.stats import mean_over, wilson
 from visreason.tracking import start_run
 
@@ -126,7 +136,27 @@ def concluded_value(reasoning: str, kind: re.Pattern) -> str | None:
     return None
 
 
-def behaviour_flags(completion: str, answer: str | None, category: str, gold: str, prompt: str) -> dict:
+def description_fact_scores(text: str, category: str, solution: dict) -> tuple[float | None, float | None]:
+    """(precision, recall) of the facts a description states about the puzzle state: the fact_f1
+    reward's `perception.fact_scores`, with the precision undefined (None) when the text makes no
+    fact-shaped claim at all. (None, None) for a category whose claims cannot be read.
+
+    >>> toy = {"start_state": [["blue"] * 3, ["yellow"] * 2, ["blue"] * 3]}  # think_dot: 8 disks, 8 facts
+    >>> description_fact_scores("Top-left disk: blue. Top-center disk: yellow.", "think_dot", toy)
+    (0.5, 0.125)
+    >>> description_fact_scores("A toy with disks.", "think_dot", toy)
+    (None, 0.0)
+    """
+    puzzle = CATEGORIES[category]
+    if not can_read(puzzle, "claims"):
+        return None, None
+    precision, recall = fact_scores(text, category, solution)
+    return (precision if puzzle.claims(text) else None), recall
+
+
+def behaviour_flags(
+    completion: str, answer: str | None, category: str, gold: str, prompt: str, solution: dict | None = None
+) -> dict:
     """Per-sample behaviour markers; `behaviour_summary` averages them per category.
 
     - `structure`: `full_structure` for the prompt's format.
@@ -143,6 +173,9 @@ def behaviour_flags(completion: str, answer: str | None, category: str, gold: st
       scorer (`score_answer(concluded, value of the answer, category) == 0`). None
       (not counted) when there is no answer, no such sentence or value, or the
       answer kind is neither time nor integer.
+    - `fact_precision`, `fact_recall`: `description_fact_scores` of the completion's
+      first <image description> block against the state (`solution`); None when the
+      prompt asks for no description, the completion has none, or no solution is given.
     """
     reasoning = reasoning_part(completion)
     sents = tag_free_sentences(reasoning)
@@ -153,11 +186,17 @@ def behaviour_flags(completion: str, answer: str | None, category: str, gold: st
         answered = kind.search(answer)
         if concluded is not None and answered is not None:
             contradiction = score_answer(concluded, answered.group(0), category) == 0
+    precision = recall = None
+    block = find_block(completion, DESCRIPTION) if DESCRIPTION in get_design(prompt).tags else None
+    if block is not None and solution is not None:
+        precision, recall = description_fact_scores(block[2], category, solution)
     return {
         "structure": full_structure(completion, prompt),
         "reflection": REFLECTION.search(completion) is not None,
         "visual_share": sum(VISUAL.search(s) is not None for s in sents) / len(sents) if sents else None,
         "contradiction": contradiction,
+        "fact_precision": precision,
+        "fact_recall": recall,
     }
 
 
@@ -167,13 +206,19 @@ def _rate(values: list) -> float | None:
 
 
 def behaviour_summary(samples: list[dict]) -> dict:
-    """Per category (and `all`): mean response length (tokens), truncation rate, and the
-    rates of full tag structure, self-reflection, visual reference and contradiction."""
+    """Per category (and `all`): mean response length (tokens), truncation rate, the rates of full
+    tag structure, self-reflection, visual reference and contradiction, and the fidelity of the
+    model's own descriptions: mean fact precision and recall (over samples with a description,
+    `fact_n`), and among correct answers with a description (`correct_described_n`) the share
+    reached from a wrong one (recall < 1)."""
     cats = sorted({s["category"] for s in samples})
     groups = {"all": samples} | {c: [s for s in samples if s["category"] == c] for c in cats}
     out = {}
     for name, group in groups.items():
         flags = [s["behaviour"] for s in group]
+        described = [
+            f["fact_recall"] < 1 for s, f in zip(group, flags) if s["correct"] and f["fact_recall"] is not None
+        ]
         out[name] = {
             "n": len(group),
             "mean_tokens": _rate([s["n_tokens"] for s in group]),
@@ -183,6 +228,11 @@ def behaviour_summary(samples: list[dict]) -> dict:
             "visual_reference_rate": _rate([f["visual_share"] for f in flags]),
             "contradiction_rate": _rate([f["contradiction"] for f in flags]),
             "contradiction_n": sum(f["contradiction"] is not None for f in flags),
+            "fact_precision": _rate([f["fact_precision"] for f in flags]),
+            "fact_recall": _rate([f["fact_recall"] for f in flags]),
+            "fact_n": sum(f["fact_recall"] is not None for f in flags),
+            "correct_from_wrong_description_rate": _rate(described),
+            "correct_described_n": len(described),
         }
     return out
 
@@ -190,35 +240,40 @@ def behaviour_summary(samples: list[dict]) -> dict:
 # ---------------------------------------------------------------- scoring
 
 
-def score_sample(record: dict, prompt_text: str, generation, prompt: str) -> dict:
+def score_sample(record: dict, prompt_text: str, generation: Generation, prompt: str, prompt_tokens=None) -> dict:
     """One per-sample line: the completion, its extracted answer, and whether it is correct.
 
-    An empty completion or one without a single <answer> block scores 0.
+    Everything but the prompt and the generation is computed here, from the record: a
+    resumed sample is scored again by this function. An empty completion or one without
+    a single <answer> block scores 0.
     """
     completion = generation.text
     answer = extract_answer(completion)
-    correct = int(answer is not None and score_answer(answer, record["answer"], record["category"]) == 1)
+    category, gold = record["category"], record["answer"]
     return {
         "id": record["id"],
-        "category": record["category"],
+        "category": category,
         "prompt": prompt_text,
+        "prompt_tokens": prompt_tokens,
         "completion": completion,
         "extracted": answer,
-        "gold": record["answer"],
-        "correct": correct,
+        "gold": gold,
+        "correct": answer is not None and score_answer(answer, gold, category) == 1,
         "n_tokens": generation.n_tokens,
         "truncated": generation.truncated,
-        "behaviour": behaviour_flags(completion, answer, record["category"], record["answer"], prompt),
+        "behaviour": behaviour_flags(completion, answer, category, gold, prompt, record["solution"]),
     }
 
 
 def compute_metrics(samples: list[dict], params: dict, settings: dict) -> dict:
     cats = params["categories"]
+    lengths = [s["prompt_tokens"] for s in samples if s.get("prompt_tokens") is not None]
     return {
         **settings,
         "n": len(samples),
         "n_empty": sum(not s["completion"].strip() for s in samples),
         "n_no_answer": sum(s["extracted"] is None for s in samples),
+        "prompt_tokens": {"max": max(lengths), "mean": sum(lengths) / len(lengths)} if lengths else None,
         "accuracy": accuracy_summary(samples, cats["in_domain"], cats["out_of_domain"]),
         "behaviour": behaviour_summary(samples),
     }
@@ -228,12 +283,27 @@ def compute_metrics(samples: list[dict], params: dict, settings: dict) -> dict:
 
 
 def load_captions(captions_dir: str | Path) -> dict[str, str]:
-    """id -> caption from a `visreason captions` output folder."""
+    """id -> caption from a `visreason captions` output folder; a damaged line is one error naming it."""
     path = Path(captions_dir) / "captions.jsonl"
     if not path.is_file():
         raise VisreasonError(f"captions not found: {path} (run `visreason captions` first)")
-    with open(path, encoding="utf-8") as f:
-        return {row["id"]: row["caption"] for row in map(json.loads, f)}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise VisreasonError(f"{path}: not valid UTF-8 (rerun `visreason captions`)") from None
+    captions = {}
+    for n, line in enumerate(lines, 1):
+        where = f"{path} line {n}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise VisreasonError(f"{where}: invalid JSON ({err.msg}): rerun `visreason captions`") from None
+        if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+            raise VisreasonError(f"{where}: expected an object with a string 'id'")
+        if not isinstance(row.get("caption"), str):
+            raise VisreasonError(f"{where} (record {row['id']}): no 'caption' string")
+        captions[row["id"]] = row["caption"]
+    return captions
 
 
 def build_prompts(
@@ -242,7 +312,8 @@ def build_prompts(
     """One `Request` per record; every bad input fails here, before generation.
 
     `text` mode gives the oracle description instead of the image; `image+caption`
-    shows the image with the caption before the question.
+    shows the image with the caption before the question; `blank` is `image` with a
+    blank image of the same size.
     """
     requests = []
     for r in records:
@@ -263,47 +334,91 @@ def build_prompts(
             image = data_dir / r["image"]
             if not image.is_file():
                 raise VisreasonError(f"record {r['id']}: image not found: {image}")
-        text = format_prompt(prompt, r["question"], options=options, description=description, caption=caption)
-        requests.append(Request(text, image))
+        text = format_prompt(
+            prompt,
+            r["question"],
+            options=options,
+            description=description,
+            caption=caption,
+            category=r["category"],
+            solution=r["solution"],
+        )
+        requests.append(Request(text, image, blank=mode == "blank"))
     return requests
 
 
-def read_finished(path: Path, expected: dict[str, str]) -> list[dict]:
-    """Samples already in `path` whose id and prompt match this evaluation.
+# What a resumed sample must hold: what the model generated, and the prompt it was given.
+SAMPLE_FIELDS = {"id": str, "prompt": str, "completion": str, "n_tokens": int, "truncated": bool, "correct": bool}
+START_OVER = "delete it to start this evaluation over"
 
-    Reading stops at the first unreadable line (a write cut short by a kill).
+
+def read_samples(path: Path) -> list[dict]:
+    """The rows of a samples.jsonl, each checked (`SAMPLE_FIELDS`); a damaged row is one error naming it.
+
+    A last line without its line break (a write cut short by a kill) is dropped, not an error.
     """
-    done: dict[str, dict] = {}
-    if not path.exists():
-        return []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
+    chunks = path.read_bytes().split(b"\n")
+    rows = []
+    for n, chunk in enumerate(chunks, 1):
+        last = n == len(chunks)  # the text after the last line break: empty unless cut short
+        where = f"{path} line {n}"
+        try:
+            row = json.loads(chunk.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            if last:
                 break
-            if expected.get(row.get("id")) == row.get("prompt"):
-                done[row["id"]] = row
-    return list(done.values())
+            problem = "not valid UTF-8" if isinstance(err, UnicodeDecodeError) else f"invalid JSON ({err.msg})"
+            raise VisreasonError(f"{where}: {problem}; {START_OVER}") from None
+        if not isinstance(row, dict):
+            raise VisreasonError(f"{where}: expected a sample object, got {json.dumps(row)}; {START_OVER}")
+        for field, kind in SAMPLE_FIELDS.items():
+            if field not in row:
+                raise VisreasonError(f"{where}: sample is missing field '{field}'; {START_OVER}")
+            value = row[field]
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                wanted = "true or false" if kind is bool else f"a{'n' if kind is int else ''} {kind.__name__}"
+                raise VisreasonError(
+                    f"{where}: field '{field}' must be {wanted}, got {json.dumps(value)}; {START_OVER}"
+                )
+        rows.append(row)
+    return rows
 
 
-def prepare_outdir(out: Path, settings: dict, expected: dict[str, str]) -> dict[str, dict]:
-    """Make OUTDIR ready to append to; return the samples already done (id -> sample).
+def rescore(rows: list[dict], records: dict[str, dict], expected: dict[str, str], prompt: str, lengths):
+    """(id -> sample, how many stored scores differed) for the rows of this evaluation (same id and
+    prompt), scored again from their completions by `score_sample`; other rows are dropped."""
+    done, changed = {}, 0
+    for row in rows:
+        rid = row["id"]
+        if expected.get(rid) == row["prompt"]:
+            generation = Generation(row["completion"], row["n_tokens"], row["truncated"])
+            done[rid] = score_sample(records[rid], row["prompt"], generation, prompt, lengths.get(rid))
+            changed += done[rid]["correct"] != row["correct"]
+    return done, changed
 
-    A finished evaluation (metrics.json present) or one run with other settings
-    starts over; otherwise samples.jsonl keeps its valid samples (a line cut off by
-    a kill is dropped).
-    """
+
+def finished_samples(out: Path, settings: dict, records, expected, prompt, lengths):
+    """(id -> sample, stored scores that differed) for what OUTDIR already holds of this evaluation,
+    re-scored, reading only; (None, 0) when OUTDIR must start over: a finished evaluation
+    (metrics.json present), or one run with other settings."""
+    settings_path = out / "settings.json"
+    same = settings_path.is_file() and settings_path.read_text(encoding="utf-8") == dumps_json(settings)
+    if (out / "metrics.json").exists() or not same:
+        return None, 0
+    samples = out / "samples.jsonl"
+    return rescore(read_samples(samples), records, expected, prompt, lengths) if samples.exists() else ({}, 0)
+
+
+def prepare_outdir(out: Path, settings: dict, finished: dict[str, dict] | None) -> None:
+    """Make OUTDIR ready to append to: its samples.jsonl holds exactly the `finished` samples
+    (a line cut off by a kill is dropped); None starts over with a fresh settings.json."""
     samples, metrics, settings_path = out / "samples.jsonl", out / "metrics.json", out / "settings.json"
     out.mkdir(parents=True, exist_ok=True)
-    same = settings_path.is_file() and settings_path.read_text(encoding="utf-8") == dumps_json(settings)
-    if metrics.exists() or not same:
+    if finished is None:
         metrics.unlink(missing_ok=True)
         samples.unlink(missing_ok=True)
         write_json(settings_path, settings)
-    finished = {s["id"]: s for s in read_finished(samples, expected)}
-    write_jsonl(samples, finished.values())
-    return finished
+    write_jsonl(samples, (finished or {}).values())
 
 
 # ---------------------------------------------------------------- the stage
@@ -333,15 +448,21 @@ def run_evaluate(
     if mode == "image+caption" and captions is None:
         raise VisreasonError("mode image+caption needs --captions (a `visreason captions` output folder)")
     get_design(prompt)
-    check_model(model)
+    check_model(model, params)
     data, out = Path(data), Path(out)
     records = load_records(data)
     caption_map = load_captions(captions) if mode == "image+caption" else None
     requests = build_prompts(records, data, mode, prompt, answer_format, caption_map)
+    for request in requests:
+        if request.image is not None:
+            load_image(request)  # a bad image fails now, naming its file, rather than mid-run
     sampling = Sampling(cfg["max_new_tokens"], cfg["temperature"], cfg["top_p"])
+    measured = measure_prompts(model, requests, params)
+    longest = max(measured) if measured else None
 
     settings = {
         "model": str(model),
+        "model_label": model_label(model, params),
         "data": str(data),
         "mode": mode,
         "prompt": prompt,
@@ -354,36 +475,43 @@ def run_evaluate(
             "top_p": sampling.top_p,
             "seed": cfg["seed"],
         },
+        "backend": backend_kind(model, backend),
+        "decoding": backend_decoding(model, sampling, params, backend, longest),  # every setting it applies
+        "image_resolution": image_settings(model, params),
     }
-    samples_path, metrics_path = out / "samples.jsonl", out / "metrics.json"
+    by_id = {r["id"]: r for r in records}
     expected = {r["id"]: q.text for r, q in zip(records, requests)}
-    finished = prepare_outdir(out, settings, expected)
-    pending = [(r, q) for r, q in zip(records, requests) if r["id"] not in finished]
-    if finished:
-        print(f"evaluate: resuming {out}: {len(finished)} samples done, {len(pending)} to go", file=sys.stderr)
+    lengths = dict(zip(by_id, measured)) if measured else {}
+    finished, changed = finished_samples(out, settings, by_id, expected, prompt, lengths)
+    done = dict(finished or {})
+    pending = [(r, q) for r, q in zip(records, requests) if r["id"] not in done]
+    if done:
+        print(f"evaluate: resuming {out}: {len(done)} samples done, {len(pending)} to go", file=sys.stderr)
+    if changed:
+        print(f"evaluate: {changed} resumed samples were stored with another score: re-scored", file=sys.stderr)
+    gen = load_backend(model, sampling, params, backend, longest) if pending else None
 
     design, seed = split_tag(tag)
     tags = {"reward": design, "seed": "" if seed is None else seed, "mode": mode, "prompt": prompt}
     inputs = {"data": data} | ({"model": model} if Path(model).exists() else {})
     inputs |= {"captions": captions} if captions else {}
-    logged = {"evaluate": settings | {"batch_size": cfg["batch_size"], "backend": backend}}
+    logged = {"evaluate": settings | {"batch_size": cfg["batch_size"]}}
+    samples_path = out / "samples.jsonl"
+    prepare_outdir(out, settings, finished)
     with start_run(params, "evaluate", f"{tag}/{mode}", inputs=inputs, tags=tags, log_params=logged) as run:
-        if pending:
-            gen = load_backend(model, sampling, backend, **api_options(params))
-            batch_size = cfg["batch_size"]
-            batches = [pending[i : i + batch_size] for i in range(0, len(pending), batch_size)]
-            with open(samples_path, "a", encoding="utf-8") as f:
-                for batch in progress(batches, desc=f"evaluate {tag}/{mode}"):
-                    seed = cfg["seed"] + zlib.crc32(" ".join(r["id"] for r, _ in batch).encode())
-                    outs = gen.generate([q for _, q in batch], seed=seed)
-                    append_jsonl(f, [score_sample(r, q.text, g, prompt) for (r, q), g in zip(batch, outs)])
-        order = {r["id"]: i for i, r in enumerate(records)}
-        samples = sorted(read_finished(samples_path, expected), key=lambda s: order[s["id"]])
-        if len(samples) != len(records):
-            raise VisreasonError(f"{samples_path}: {len(samples)} samples for {len(records)} records")
+        batch_size = cfg["batch_size"]
+        batches = [pending[i : i + batch_size] for i in range(0, len(pending), batch_size)]
+        with open(samples_path, "a", encoding="utf-8") as f:
+            for batch in progress(batches, desc=f"evaluate {tag}/{mode}"):
+                seed = cfg["seed"] + zlib.crc32(" ".join(r["id"] for r, _ in batch).encode())
+                outs = gen.generate([q for _, q in batch], seed=seed)
+                scored = [score_sample(r, q.text, g, prompt, lengths.get(r["id"])) for (r, q), g in zip(batch, outs)]
+                append_jsonl(f, scored)
+                done |= {s["id"]: s for s in scored}
+        samples = [done[r["id"]] for r in records]
         metrics = compute_metrics(samples, params, settings)
         log_metrics(run, metrics, out)
-        write_json(metrics_path, metrics)
+        write_json(out / "metrics.json", metrics)
     return metrics
 
 

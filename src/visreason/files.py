@@ -37,8 +37,26 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """`Path(path).write_bytes(data)`, but an OSError names `path`: a failed write() (a full disk) names no file.
+
+    >>> write_bytes("/dev/full", b"x")  # a device that is always full
+    Traceback (most recent call last):
+    ...
+    OSError: [Errno 28] No space left on device: '/dev/full'
+    """
+    try:
+        Path(path).write_bytes(data)
+    except OSError as err:
+        err.filename = err.filename or str(path)
+        raise
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write `data` to `path` via a temporary file in the same folder and a rename."""
+    """Write `data` to `path` via a temporary file in the same folder and a rename.
+
+    An OSError names `path` (a failed write() names no file), and leaves no temporary file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -49,9 +67,11 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.filename in (None, tmp):
+            err.filename = str(path)
         raise
     _fsync_dir(path.parent)
     return path

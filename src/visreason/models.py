@@ -7,7 +7,16 @@ for a CPU GRPO step in about a second, in the standard Hugging Face layout:
 `visreason_model.json` (a summary with the sha256 of every file, written last).
 
     path = build_tiny_model("results/model/tiny", seed=0)
-    model, processor = load_model_and_processor(path)
+    model, processor = load_model_and_processor(path, **image_resolution(params))
+
+Every local model folder is checked before use (`check_model_files`): its JSON files
+parse, its safetensors files are complete, its tokenizer files are present, and, when
+it has a `visreason_model.json`, every file matches the sha256 recorded there.
+
+One image resolution (`model.min_pixels`, `model.max_pixels` in params.yaml) serves
+training, evaluation and captions alike: every loader here sets it on the processor,
+so a released image and a generated one of the same shape become the same number of
+image tokens whatever their file size (`image_tokens`).
 
 Without torchvision (CPU-only torch here), transformers cannot build the stock
 Qwen2.5-VL processor: its video sub-processor needs torchvision. The folder
@@ -29,6 +38,7 @@ from pathlib import Path
 
 import torch
 from huggingface_hub import constants, try_to_load_from_cache
+from PIL import Image
 from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers, trainers
 from tokenizers import models as bpe_models
 from transformers import (
@@ -40,6 +50,7 @@ from transformers import (
     Qwen2_5_VLProcessor,
     Qwen2Tokenizer,
 )
+from transformers.image_utils import SizeDict
 from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
@@ -324,14 +335,15 @@ def resolve_model_path(name_or_path: str | Path) -> str:
 
     Anything that is not an existing folder and does not look like `org/name`
     is a missing local path. Offline (`HF_HUB_OFFLINE=1`), an id must already be
-    in the Hugging Face cache. Every failure is a VisreasonError, raised before
-    any weights are read.
+    in the Hugging Face cache. A local folder passes `check_model_files`. Every
+    failure is a VisreasonError, raised before any weights are loaded.
     """
     text = str(name_or_path)
     path = Path(text).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise VisreasonError(f"model folder has no config.json (not a Hugging Face model folder): {text}")
+        check_model_files(path.resolve())
         return str(path.resolve())
     if path.exists() or not _HF_ID.fullmatch(text):
         raise VisreasonError(f"model path does not exist or is not a folder: {text}")
@@ -342,26 +354,193 @@ def resolve_model_path(name_or_path: str | Path) -> str:
     return text
 
 
-def load_processor(name_or_path: str | Path):
-    """The processor (tokenizer, image processor, chat template), left-padded for batched generation."""
+# ---------------------------------------------------------------- checking a model folder
+
+SUMMARY = "visreason_model.json"
+# Any one of these is a tokenizer's vocabulary (fast tokenizer, byte-level BPE, SentencePiece).
+TOKENIZER_VOCABS = ("tokenizer.json", "vocab.json", "tokenizer.model")
+_MAX_SAFETENSORS_HEADER = 100 << 20  # the safetensors format caps its JSON header at 100 MB
+
+
+def check_model_files(folder: Path) -> None:
+    """Raise VisreasonError naming the first damaged file of a local model folder.
+
+    - every `*.json` file parses (config.json, tokenizer and processor settings...);
+    - every `*.safetensors` file has a valid header and exactly the length it declares
+      (a truncated or garbage weights file is caught without reading the weights);
+    - `tokenizer_config.json` and one vocabulary file (`TOKENIZER_VOCABS`) are present;
+    - with a `visreason_model.json` (the tiny model), every file it lists has its recorded sha256.
+
+    Checked once per process for the same files (names, sizes and modification times).
+    """
+    files = tuple(sorted((p.relative_to(folder).as_posix(), *_stamp(p)) for p in folder.rglob("*") if p.is_file()))
+    _check_files(folder, files)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+@lru_cache(maxsize=16)
+def _check_files(folder: Path, files: tuple) -> None:
+    names = {name for name, *_ in files}
+    for name in sorted(names):
+        if name.endswith(".json"):
+            _read_model_json(folder / name)
+        elif name.endswith(".safetensors"):
+            _check_safetensors(folder / name)
+    if "tokenizer_config.json" not in names:
+        raise VisreasonError(f"model file missing: {folder / 'tokenizer_config.json'} (the tokenizer's settings)")
+    if not names & set(TOKENIZER_VOCABS):
+        raise VisreasonError(
+            f"model file missing: {folder / TOKENIZER_VOCABS[0]} (no tokenizer vocabulary: "
+            f"none of {', '.join(TOKENIZER_VOCABS)})"
+        )
+    if SUMMARY in names:
+        _check_hashes(folder, _read_model_json(folder / SUMMARY))
+
+
+def _read_model_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise VisreasonError(f"model file {path} is not UTF-8 text (corrupted)") from None
+    except json.JSONDecodeError as err:
+        raise VisreasonError(f"model file {path} is not valid JSON: {err.msg} at line {err.lineno}") from None
+
+
+def _check_safetensors(path: Path) -> None:
+    """A safetensors file: an 8-byte little-endian header length, a JSON header giving each
+    tensor's byte range, then the data; its size must be exactly what the header declares."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if not 0 < n <= min(size - 8, _MAX_SAFETENSORS_HEADER):
+            raise VisreasonError(f"model file {path} is not a safetensors file (truncated or garbage: no valid header)")
+        try:
+            header = json.loads(f.read(n))
+            end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError, KeyError, IndexError, TypeError):
+            raise VisreasonError(f"model file {path} is not a safetensors file (its header is not valid)") from None
+    if size != 8 + n + end:
+        raise VisreasonError(
+            f"model file {path} is {'truncated' if size < 8 + n + end else 'longer than its header says'}: "
+            f"{size} bytes, its header declares {8 + n + end}"
+        )
+
+
+def _check_hashes(folder: Path, summary) -> None:
+    listed = summary.get("sha256") if isinstance(summary, dict) else None
+    if not isinstance(listed, dict):
+        raise VisreasonError(f"model file {folder / SUMMARY} has no 'sha256' table of the model's files")
+    for name, digest in sorted(listed.items()):
+        path = folder / name
+        if not path.is_file():
+            raise VisreasonError(f"model file missing: {path} (listed in {SUMMARY})")
+        if sha256_file(path) != digest:
+            raise VisreasonError(f"model file {path} does not match its sha256 in {SUMMARY} (corrupted or modified)")
+
+
+# ---------------------------------------------------------------- loading, at one image resolution
+
+
+def image_resolution(params: dict) -> dict[str, int]:
+    """`{"min_pixels", "max_pixels"}` from params `model`: the one image resolution of every stage.
+
+    >>> image_resolution({"model": {"min_pixels": 1024, "max_pixels": 9216}})
+    {'min_pixels': 1024, 'max_pixels': 9216}
+    """
+    cfg = params["model"]
+    low, high = cfg["min_pixels"], cfg["max_pixels"]
+    if low > high:
+        raise VisreasonError(f"params: 'model.min_pixels' ({low}) exceeds 'model.max_pixels' ({high})")
+    return {"min_pixels": low, "max_pixels": high}
+
+
+def set_resolution(processor, min_pixels: int | None = None, max_pixels: int | None = None) -> None:
+    """Make the processor resize every image to between `min_pixels` and `max_pixels` pixels
+    (Qwen's `smart_resize`, sides rounded to the patch grid); None keeps the folder's value."""
+    ip = processor.image_processor
+    low = ip.size["shortest_edge"] if min_pixels is None else min_pixels
+    high = ip.size["longest_edge"] if max_pixels is None else max_pixels
+    if low > high:
+        raise VisreasonError(f"image resolution: min_pixels {low} exceeds max_pixels {high}")
+    ip.size = SizeDict(shortest_edge=low, longest_edge=high)
+
+
+def load_processor(name_or_path: str | Path, *, min_pixels: int | None = None, max_pixels: int | None = None):
+    """The processor (tokenizer, image processor, chat template), left-padded for batched generation,
+    at the given image resolution (`image_resolution(params)`; None keeps the folder's own)."""
     register_image_text_processor()
     source = resolve_model_path(name_or_path)
     cls = AutoProcessor if has_torchvision() else _image_text_processor_class()
     try:
-        return cls.from_pretrained(source, padding_side="left")
-    except OSError as err:
-        raise VisreasonError(f"cannot load the processor of {source}: {err}") from None
+        processor = cls.from_pretrained(source, padding_side="left")
+    except (OSError, ValueError) as err:
+        raise VisreasonError(f"cannot load the processor of {source}: {_first_line(err)}") from None
+    set_resolution(processor, min_pixels, max_pixels)
+    return processor
 
 
-def load_model_and_processor(name_or_path: str | Path, dtype: str = "auto", device_map=None):
+def load_model_and_processor(
+    name_or_path: str | Path,
+    dtype: str = "auto",
+    device_map=None,
+    *,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+):
     """`(model, processor)` for a local folder or a Hugging Face id.
 
-    A local path that does not exist raises VisreasonError before anything is loaded.
+    A local path that does not exist or is damaged raises VisreasonError before anything is loaded.
     """
     source = resolve_model_path(name_or_path)
-    processor = load_processor(source)
+    processor = load_processor(source, min_pixels=min_pixels, max_pixels=max_pixels)
     try:
         model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype, device_map=device_map)
-    except OSError as err:
-        raise VisreasonError(f"cannot load the model {source}: {err}") from None
+    except (OSError, ValueError) as err:
+        raise VisreasonError(f"cannot load the model {source}: {_first_line(err)}") from None
     return model, processor
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+# ---------------------------------------------------------------- prompt lengths
+
+
+def image_tokens(processor, width: int, height: int) -> int:
+    """The image tokens a `width` x `height` image becomes at the processor's resolution:
+    one per merged patch (Qwen2.5-VL: 28 x 28 px), after resizing within [min_pixels, max_pixels].
+
+    >>> from types import SimpleNamespace
+    >>> from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+    >>> qwen = SimpleNamespace(image_processor=Qwen2VLImageProcessorPil(max_pixels=512 * 512))
+    >>> image_tokens(qwen, 512, 512), image_tokens(qwen, 3179, 3179)  # both 504 x 504 px = 18 x 18 tokens
+    (324, 324)
+    """
+    ip = processor.image_processor
+    return ip.get_number_of_image_patches(height, width, {}) // ip.merge_size**2
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the image file's header."""
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        raise VisreasonError(f"cannot read image {path}: {_first_line(err)}") from None
+
+
+def prompt_lengths(processor, messages: list[list[dict]], images: list[Path | None]) -> list[int]:
+    """Prompt tokens (chat template, text and image tokens) of each conversation, as the model sees them.
+
+    The template puts one <|image_pad|> where the image goes; the processor expands it into
+    `image_tokens` tokens.
+    """
+    texts = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    lengths = [len(ids) for ids in processor.tokenizer(texts)["input_ids"]]
+    return [n - 1 + image_tokens(processor, *image_size(img)) if img else n for n, img in zip(lengths, images)]

@@ -1,9 +1,12 @@
-"""The record contract between stages: a puzzle record's fields, their checks, and loading.
+"""The record contract between stages: a puzzle record's fields, their checks, loading, and
+the puzzle identity.
 
 A record is AlgoPuzzleVQA-compatible (`image`, `question`, `options`, `answer`,
 `solution`) plus `id`, `category`, `description`, `source` and `split`. Generated
 and released records are interchangeable. A dataset folder holds `records.jsonl`,
-the images it names, and `manifest.json`, written last.
+the images it names, and `manifest.json`, written last. Two records are one puzzle
+when they share an `identity` (start state and question); a build refuses that, a
+repeated id, and an answer the solver contradicts (`check_built`).
 """
 
 from __future__ import annotations
@@ -32,11 +35,40 @@ RECORD_FIELDS = (
 )
 SPLITS = ("train", "eval")
 RECORDS, MANIFEST = "records.jsonl", "manifest.json"
+IMAGE_ERRORS = (OSError, UnidentifiedImageError, SyntaxError, ValueError)  # what Pillow raises on bad bytes
 
 
-def state_key(category: str, solution: dict) -> str:
-    """The identity of a puzzle state: its category and the canonical JSON of its solution."""
-    return category + ":" + json.dumps(solution, sort_keys=True, separators=(",", ":"))
+def identity(category: str, solution: dict, question: str) -> str:
+    """The puzzle's identity: its category, the start state its image shows and what the question
+    asks (`Puzzle.identity`), never the fields derived from them (a solver may derive another,
+    equally short path). Datasets deduplicate on it, and a training set shares none with the set
+    it excludes."""
+    try:
+        return CATEGORIES[category].identity(solution, question)
+    except NotImplementedError as err:  # a category module without start_state
+        raise VisreasonError(f"{err}, so its puzzles cannot be told apart") from None
+
+
+def check_built(items: Iterable[tuple[dict, str]]) -> None:
+    """Verify what a build made. `items` are (record, where), `where` naming the record (its file
+    and line, or its id); raise VisreasonError naming the first record whose id or identity repeats
+    an earlier record's, or whose answer its category's solver contradicts."""
+    ids: dict[str, str] = {}
+    puzzles: dict[str, str] = {}
+    for rec, where in items:
+        if rec["id"] in ids:
+            raise VisreasonError(f"{where}: duplicate id '{rec['id']}' (first: {ids[rec['id']]})")
+        ids[rec["id"]] = where
+        try:
+            key = identity(rec["category"], rec["solution"], rec["question"])
+            solved = CATEGORIES[rec["category"]].solve(rec["solution"], rec["question"])
+        except (VisreasonError, KeyError, TypeError, ValueError, IndexError) as err:
+            raise VisreasonError(f"{where}: cannot check the record: {err}") from None
+        if key in puzzles:
+            raise VisreasonError(f"{where}: the same puzzle (start state and question) as {puzzles[key]}")
+        puzzles[key] = where
+        if solved != rec["answer"]:
+            raise VisreasonError(f"{where}: the answer is {rec['answer']!r}, but the solver gives {solved!r}")
 
 
 def check_fields(rec: Any, fields: Iterable[str], where: str) -> None:
@@ -75,7 +107,7 @@ def load_records(data_dir: str | Path, check_images: bool = True) -> list[dict]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as err:
         raise VisreasonError(f"cannot read {path}: {err.strerror}") from None
-    records, ids = [], set()
+    records, first_line = [], {}
     for n, line in enumerate(lines, 1):
         where = f"{path} line {n}"
         try:
@@ -89,9 +121,9 @@ def load_records(data_dir: str | Path, check_images: bool = True) -> list[dict]:
             raise VisreasonError(f"{where}: unknown category '{rec['category']}' (valid: {', '.join(CATEGORIES)})")
         if not isinstance(rec["solution"], dict):
             raise VisreasonError(f"{where}: field 'solution' must be an object")
-        if rec["id"] in ids:
-            raise VisreasonError(f"{where}: duplicate id '{rec['id']}'")
-        ids.add(rec["id"])
+        if rec["id"] in first_line:
+            raise VisreasonError(f"{where}: duplicate id '{rec['id']}' (first at line {first_line[rec['id']]})")
+        first_line[rec["id"]] = n
         image = Path(rec["image"])
         if image.is_absolute() or ".." in image.parts:
             raise VisreasonError(
@@ -111,5 +143,20 @@ def _check_image_file(path: Path, where: str) -> None:
     try:
         with Image.open(path) as img:
             img.verify()
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
-        raise VisreasonError(f"{where}: corrupt image {path}: {err}") from None
+    except IMAGE_ERRORS as err:
+        raise VisreasonError(f"{where}: corrupt image {path}: {image_problem(err)}") from None
+
+
+def image_problem(err: Exception) -> str:
+    """Pillow's complaint about an image, without the in-memory buffer it may name instead of the file.
+
+    >>> import io
+    >>> try:
+    ...     Image.open(io.BytesIO(b"not an image"))
+    ... except UnidentifiedImageError as err:
+    ...     image_problem(err)
+    'not an image format Pillow reads'
+    """
+    if isinstance(err, UnidentifiedImageError):
+        return "not an image format Pillow reads"
+    return str(err) or type(err).__name__

@@ -11,6 +11,8 @@ with the local path that the tests exercise:
 `convert` gives ids `<category>-<index:04d>` in file order, computes `description` with
 the category's `describe`, and copies each image byte for byte (JPEG stays JPEG: no
 re-encoding loss, and the dataset no longer depends on the source folder or Hub cache).
+An image path must stay inside the folder. What it converts is verified as a generated
+build is (`records.check_built`): one puzzle, one record, and answers the solvers agree with.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from visreason import VisreasonError
-from visreason.files import sha256_bytes
+from visreason.files import sha256_bytes, write_bytes
 from visreason.puzzles import CATEGORIES
-from visreason.records import check_fields
+from visreason.records import IMAGE_ERRORS, check_built, check_fields, image_problem
 
 RELEASED_FIELDS = ("image", "question", "options", "answer", "solution")
 
@@ -51,8 +53,19 @@ def local_rows(root: str | Path, categories: Iterable[str]) -> Iterator[tuple[st
                 raw = json.loads(line)
             except json.JSONDecodeError as err:
                 raise VisreasonError(f"{where}: invalid JSON: {err.msg}") from None
-            image = raw.get("image") if isinstance(raw, dict) else None
-            yield category, where, raw, data / image if isinstance(image, str) and image else None
+            yield category, where, raw, _image_path(data, raw, where)
+
+
+def _image_path(data: Path, raw: Any, where: str) -> Path | None:
+    """The image file a released record names, which must lie inside `data`: an absolute path or
+    `..` would read any file on the machine into the dataset."""
+    image = raw.get("image") if isinstance(raw, dict) else None
+    if not (isinstance(image, str) and image):
+        return None
+    rel = Path(image)
+    if rel.is_absolute() or ".." in rel.parts:
+        raise VisreasonError(f"{where}: field 'image' must be a path inside {data}, got {image!r}")
+    return data / rel
 
 
 def huggingface_rows(name: str, split: str, categories: Iterable[str]) -> Iterator[tuple[str, str, Any, Any]]:
@@ -113,9 +126,10 @@ def convert(rows: Iterable[tuple[str, str, Any, Any]], out: Path, split: str) ->
     """Released records -> our records in `out`, ids `<category>-<index:04d>`, images copied.
 
     Each row is (category, where, raw record, image path or bytes); a bad row raises
-    VisreasonError naming `where` (file and line, or Hub row) and the field.
+    VisreasonError naming `where` (file and line, or Hub row) and the field, as does a
+    record that repeats an earlier puzzle or whose answer its solver contradicts.
     """
-    records, files, index = [], {}, Counter()
+    records, files, index, wheres = [], {}, Counter(), []
     for category, where, raw, image in rows:
         if category not in CATEGORIES:
             raise VisreasonError(f"{where}: unknown category '{category}' (valid: {', '.join(CATEGORIES)})")
@@ -125,13 +139,14 @@ def convert(rows: Iterable[tuple[str, str, Any, Any]], out: Path, split: str) ->
         data, ext = _read_image(image, where)
         rid = f"{category}-{index[category]:04d}"
         index[category] += 1
+        wheres.append(f"{where} (record {rid})")
         try:
             description = CATEGORIES[category].describe(raw["solution"])
         except (KeyError, TypeError, ValueError, IndexError) as err:
             raise VisreasonError(f"{where}: cannot describe its solution: {err}") from None
         rel = f"images/{category}/{rid}{ext}"
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        (out / rel).write_bytes(data)
+        write_bytes(out / rel, data)
         files[rel] = sha256_bytes(data)
         records.append(
             {
@@ -147,6 +162,7 @@ def convert(rows: Iterable[tuple[str, str, Any, Any]], out: Path, split: str) ->
                 "split": split,
             }
         )
+    check_built(zip(records, wheres))
     return records, files
 
 
@@ -154,10 +170,11 @@ def _read_image(image: Path | bytes | None, where: str) -> tuple[bytes, str]:
     """The image's bytes (fully decoded once to prove they are sound) and its extension."""
     if image is None:
         raise VisreasonError(f"{where}: field 'image' has no image")
+    name = "embedded image"
     if isinstance(image, Path):
         if not image.is_file():
             raise VisreasonError(f"{where}: image not found: {image}")
-        image = image.read_bytes()
+        name, image = f"image {image}", image.read_bytes()
     try:
         with Image.open(io.BytesIO(image)) as img:
             img.load()
@@ -166,8 +183,8 @@ def _read_image(image: Path | bytes | None, where: str) -> tuple[bytes, str]:
                 buf = io.BytesIO()
                 img.convert("RGB").save(buf, format="PNG")
                 return buf.getvalue(), ".png"
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
-        raise VisreasonError(f"{where}: corrupt image: {err}") from None
+    except IMAGE_ERRORS as err:
+        raise VisreasonError(f"{where}: corrupt {name}: {image_problem(err)}") from None
     return image, ".png" if fmt == "PNG" else ".jpg"
 
 

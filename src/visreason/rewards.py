@@ -1,9 +1,10 @@
-"""The study's reward designs, the one answer scorer, and their prompts.
+"""The study's reward designs, the perception-aware ones, the one answer scorer, and their prompts.
 
-A completion is parsed once into a `Parsed` record (a score per reasoning tag,
-the answer); every design is then a weighted sum of *terms* read off that record.
-`DESIGNS` is the one registry: per design, its weights, its prompt and its reward
-function. This table is read from it:
+A completion is parsed once into a `Parsed` record (a score per reasoning tag, the
+description, the answer); every design is then a weighted sum of *terms* read off that
+record. `DESIGNS` is the one registry: per design, its prompt and its reward (a `Reward`:
+weights, seed), with a factory for the designs that take a setting or the seed. This
+table is read from it:
 
 >>> print(design_table())
 | design | terms and weights |
@@ -14,6 +15,9 @@ function. This table is read from it:
 | `continuous` | image_description 0.06, think 0.06, rethink 0.08, partial_credit 0.8 |
 | `visual_fusion` | think 0.1, visual 0.1, accuracy 0.8 |
 | `no_accuracy` | image_description 0.3, think 0.3, rethink 0.3, answer_present 0.1 |
+| `fact_f1` | fact_f1 0.06, think 0.06, rethink 0.08, accuracy 0.8 |
+| `sufficiency` | sufficiency 0.06, think 0.06, rethink 0.08, accuracy 0.8 |
+| `random` | random 1 |
 
 Each prompt asks for its tags in order; evaluation checks that structure:
 
@@ -31,21 +35,44 @@ Definitions, implemented exactly:
 - The answer is the stripped content of the one `<answer>` block; zero or several
   blocks give no answer (every answer term is 0).
 - `score_answer` (exact, also used by evaluation) and `partial_credit` (Continuous).
+- The perception terms read the description (the first `<image description>` block)
+  through the puzzle's category: `fact_f1` is the F1 of `fact_scores` (precision over the
+  fact-shaped claims it makes, recall over the state's facts); `sufficiency` is 1 when the
+  state it states (`parse`) lets the exact solver answer correctly. `random` is a fair coin
+  per completion from the training seed and its position, never its content.
+- A design's values lie in `Reward.bounds`: tag terms in [-1, 1], every other term in [0, 1].
 
-A new design is one small function and one entry in `DESIGNS`; a new term is one
-function in `TERMS`. No function here raises on any completion: None, unicode,
-huge, unclosed or nested tags all score.
+A new design is one entry in `DESIGNS`; a new term is one function in `TERMS` (and the
+fields it reads in `TERM_FIELDS`). No
+function here raises on any completion: None, unicode, huge, unclosed or nested tags all
+score. Bad columns raise VisreasonError: `completions` that is not a list or tuple, a
+column of the wrong length, a category a perception design cannot read (`check_categories`).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
+import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from visreason import VisreasonError
+from visreason.answers import partial_credit, score_answer
+from visreason.perception import (
+    PERCEPTION_ABILITY,
+    PERCEPTION_COLUMNS,
+    can_read,
+    check_readable,
+    claimed_fact_scores,
+    f1,
+    state_facts,
+    stated_sufficiency,
+)
+from visreason.puzzles import CATEGORIES
 
 # -- Parsing --------------------------------------------------------------------
 
@@ -124,13 +151,14 @@ def tag_score(content: str | None) -> float:
 
 
 class Parsed(NamedTuple):
-    """One completion, parsed once: what every reward term reads."""
+    """One completion, parsed once: what every reward term reads (a field not asked for is None)."""
 
-    image_description: float  # tag scores
-    think: float
-    rethink: float
-    visual: float
+    image_description: float | None  # tag scores
+    think: float | None
+    rethink: float | None
+    visual: float | None
     answer: str | None  # stripped content of the single <answer> block, else None
+    description: str | None  # the first <image description> block, verbatim (what the perception terms read)
 
 
 def _first(text: str, tag: str) -> str | None:
@@ -138,21 +166,28 @@ def _first(text: str, tag: str) -> str | None:
     return found[0] if found else None
 
 
-def parse(text: str) -> Parsed:
-    """Parse a completion's text once.
+def parse(text: str, fields: Iterable[str] = Parsed._fields) -> Parsed:
+    """Parse a completion's text once, computing only `fields` (a term's `TERM_FIELDS`; all by default).
 
     >>> p = parse("<think>Look. <visual>Hand at 4.</visual></think><answer> 4:23 </answer>")
     >>> p.answer, round(p.think, 3), round(p.visual, 3), p.rethink
     ('4:23', 0.964, 0.762, 0.0)
+    >>> parse("<think>Look.</think><answer>5</answer>", ["answer"])
+    Parsed(image_description=None, think=None, rethink=None, visual=None, answer='5', description=None)
     """
-    think = _first(text, THINK)
-    visual = "\n".join(blocks(think, VISUAL)) if think is not None and f"<{VISUAL}>" in think else None
+    want = set(fields)
+    description = _first(text, DESCRIPTION) if want & {"image_description", "description"} else None
+    think = _first(text, THINK) if want & {"think", "visual"} else None
+    visual = None
+    if "visual" in want and think is not None and f"<{VISUAL}>" in think:
+        visual = "\n".join(blocks(think, VISUAL))
     return Parsed(
-        image_description=tag_score(_first(text, DESCRIPTION)),
-        think=tag_score(think),
-        rethink=tag_score(_first(text, RETHINK)),
-        visual=tag_score(visual),
-        answer=extract_answer(text),
+        image_description=tag_score(description) if "image_description" in want else None,
+        think=tag_score(think) if "think" in want else None,
+        rethink=tag_score(_first(text, RETHINK)) if "rethink" in want else None,
+        visual=tag_score(visual) if "visual" in want else None,
+        answer=extract_answer(text) if "answer" in want else None,
+        description=description if "description" in want else None,
     )
 
 
@@ -199,128 +234,42 @@ def completion_text(completion: Any) -> str:
     return "\n".join(texts)
 
 
-# -- The answer scorer ------------------------------------------------------------
-
-CLOCK_TIME = re.compile(r"(?<![0-9])([0-9]{1,2}):([0-9]{2})(?![0-9])")
-DIGITS = re.compile(r"[0-9]+")
-_MAX_INT_DIGITS = 4000  # below Python's int/str conversion limit (4300)
+# -- Terms, rewards and designs ---------------------------------------------------------
 
 
-def read_clock(text: str) -> tuple[int, int] | None:
-    """The first H:MM of `text` as (hours, minutes), or None."""
-    match = CLOCK_TIME.search(text)
-    return (int(match[1]), int(match[2])) if match else None
+class Row(NamedTuple):
+    """What the terms read of one completion's puzzle."""
+
+    answer: Any
+    category: Any
+    solution: Any
+    question: Any
+    facts: frozenset[str] | None  # normalised facts of `solution`, when a term reads them
 
 
-def _gold(gold: Any) -> str | None:
-    """The gold answer as a string: an integer column is read as its digits; anything else but a string is None."""
-    if isinstance(gold, int) and not isinstance(gold, bool):
-        return str(gold)
-    return gold if isinstance(gold, str) else None
-
-
-def _twelve_is_zero(time: tuple[int, int]) -> tuple[int, int]:
-    return (0 if time[0] == 12 else time[0], time[1])
-
-
-def is_integer(gold: str) -> bool:
-    """Whether an answer is a run of ASCII digits (after stripping): the scorer's integer rule."""
-    return DIGITS.fullmatch(gold.strip()) is not None
-
-
-def _plain(text: str) -> str:
-    text = text.strip()
-    return text[:-1].strip().casefold() if text.endswith(".") else text.casefold()
-
-
-def _read_pair(pred: Any, gold: Any, category: str | None) -> tuple[str, Any, Any] | None:
-    """(kind, gold, prediction) as the scorers compare them, or None when the pair cannot score.
-
-    kind `clock`: the first H:MM of each; `integer` (the gold is a run of digits): digit strings
-    without leading zeros, the prediction's first run of digits; `text`: `_plain` of each.
-    """
-    gold = _gold(gold)
-    if not isinstance(pred, str) or gold is None:
-        return None
-    if category == "clock":
-        want, got = read_clock(gold), read_clock(pred)
-        return None if want is None or got is None else ("clock", want, got)
-    if is_integer(gold):
-        match = DIGITS.search(pred)
-        return None if not match else ("integer", gold.strip().lstrip("0") or "0", match[0].lstrip("0") or "0")
-    return "text", _plain(gold), _plain(pred)
-
-
-def _exact(kind: str, want: Any, got: Any) -> float:
-    if kind == "clock":
-        return float(_twelve_is_zero(want) == _twelve_is_zero(got))
-    return float(bool(want) and want == got)
-
-
-def score_answer(pred: str | None, gold: str | None, category: str | None) -> float:
-    """Exact accuracy, 1.0 or 0.0: the one scorer of rewards and evaluation.
-
-    - category `clock`: the first H:MM of each string (1-2 digits, colon, 2 digits); hour 12 = hour 0;
-    - gold a run of digits: the first run of digits of the prediction, as an integer;
-    - otherwise: case-insensitive, after stripping whitespace and one trailing period.
-    A gold answer that does not parse scores 0.
-
-    >>> score_answer("It is 12:05 now", "0:05", "clock"), score_answer("7 moves", "07", "maze")
-    (1.0, 1.0)
-    >>> score_answer("Left.", "left", "other"), score_answer(None, "4", "maze")
-    (1.0, 0.0)
-    """
-    pair = _read_pair(pred, gold, category)
-    return 0.0 if pair is None else _exact(*pair)
-
-
-def _circular(a: int, b: int, period: int) -> int:
-    d = abs(a % period - b % period)
-    return min(d, period - d)
-
-
-def partial_credit(pred: str | None, gold: str | None, category: str | None) -> float:
-    """The Continuous reward's answer term.
-
-    - clock: 0.5*H + 0.5*M with dh, dm circular distances on a 12-hour / 60-minute dial,
-      H = 0 if dh > 2 else 1 - dh/5, M = 0 if dm > 10 else 1 - dm/20;
-    - integers: d = |pred - gold|, 0 if d > 5 else 1/(1 + d);
-    - otherwise: exact (`score_answer`).
-
-    >>> partial_credit("11:58", "0:02", "clock"), partial_credit("8", "5", "maze")
-    (0.8, 0.25)
-    """
-    pair = _read_pair(pred, gold, category)
-    if pair is None:
-        return 0.0
-    kind, want, got = pair
-    if kind == "clock":
-        dh, dm = _circular(want[0], got[0], 12), _circular(want[1], got[1], 60)
-        return 0.5 * (0.0 if dh > 2 else 1 - dh / 5) + 0.5 * (0.0 if dm > 10 else 1 - dm / 20)
-    if kind == "integer":
-        if abs(len(got) - len(want)) > 1:  # at least 10x apart: d > 5
-            return 0.0
-        if max(len(got), len(want)) > _MAX_INT_DIGITS:
-            return float(got == want)
-        d = abs(int(got) - int(want))
-        return 0.0 if d > 5 else 1 / (1 + d)
-    return _exact(kind, want, got)
-
-
-# -- Terms and designs ---------------------------------------------------------------
-
-Term = Callable[[Parsed, Any, Any], float]
+Term = Callable[[Parsed, Row], float]
 
 TERMS: dict[str, Term] = {
-    "image_description": lambda p, gold, category: p.image_description,
-    "think": lambda p, gold, category: p.think,
-    "rethink": lambda p, gold, category: p.rethink,
-    "visual": lambda p, gold, category: p.visual,
-    "accuracy": lambda p, gold, category: score_answer(p.answer, gold, category),
-    "partial_credit": lambda p, gold, category: partial_credit(p.answer, gold, category),
-    "answer_present": lambda p, gold, category: float(bool(p.answer)),  # never looks at correctness
+    "image_description": lambda p, r: p.image_description,
+    "think": lambda p, r: p.think,
+    "rethink": lambda p, r: p.rethink,
+    "visual": lambda p, r: p.visual,
+    "accuracy": lambda p, r: score_answer(p.answer, r.answer, r.category),
+    "partial_credit": lambda p, r: partial_credit(p.answer, r.answer, r.category),
+    "answer_present": lambda p, r: float(bool(p.answer)),  # never looks at correctness
+    "fact_f1": lambda p, r: f1(*claimed_fact_scores(r.category, p.description, r.facts)),
+    "sufficiency": lambda p, r: stated_sufficiency(p.description, r.category, r.question, r.answer),
 }
+# The fields of `Parsed` each term reads: a completion is parsed for the union of its designs' terms.
+TERM_FIELDS = {
+    **{term: (term,) for term in ("image_description", "think", "rethink", "visual")},
+    **{term: ("answer",) for term in ("accuracy", "partial_credit", "answer_present")},
+    "fact_f1": ("description",),
+    "sufficiency": ("description",),
+}
+RANDOM = "random"  # the control arm's term: drawn per position, never read off the completion
 ANSWER_TERMS = ("accuracy", "partial_credit", "answer_present")
+TAG_TERMS = ("image_description", "think", "rethink", "visual")  # in [-1, 1]; every other term in [0, 1]
 
 
 def _column(values: Any, n: int, name: str) -> list:
@@ -332,109 +281,167 @@ def _column(values: Any, n: int, name: str) -> list:
     return [values] * n
 
 
-def score_designs(names, completions, answer, category) -> dict[str, dict[str, list[float]]]:
-    """Per design: its unweighted terms and the weighted "total", parsing each completion once.
+def _step(columns: Mapping[str, Any]) -> int:
+    state = columns.get("trainer_state")
+    step = getattr(state, "global_step", None) if state is not None else columns.get("step")
+    if isinstance(step, bool) or not isinstance(step, int):
+        raise VisreasonError("rewards: 'random' needs the training step: TRL's trainer_state, or step=<int>")
+    return step
 
-    >>> out = score_designs(["vanilla", "only_accuracy"], ["<answer>5</answer>"], ["5"], ["maze"])
-    >>> out["vanilla"], out["only_accuracy"]["total"]
-    ({'think': [0.0], 'accuracy': [1.0], 'total': [0.9]}, [1.0])
+
+def _draw(seed: int, step: int, position: int, prompt_id: Any) -> float:
+    """A fair coin, 0.0 or 1.0, from the training seed and the completion's position: the step,
+    its index in the batch and its prompt's id (distinct across processes, which share indices)."""
+    digest = hashlib.blake2b(f"{seed}/{step}/{position}/{prompt_id}".encode(), digest_size=8).digest()
+    return float(digest[0] >> 7)
+
+
+class Reward:
+    """A design's reward function, weights and seed fixed, as TRL's `GRPOTrainer` calls it:
+    `reward(completions, answer, category, **columns) -> list[float]`, one value per completion.
+
+    `completions` is a list or tuple of strings or chat messages. The columns are one value per
+    completion, or one value for all: `answer` and `category`, and for the designs that read them
+    `solution` (fact_f1), `question` (sufficiency), `trainer_state` or `step` and `id` (random).
+    TRL's `log_metric`, when given, receives the batch mean of every term.
+
+    >>> reward = Reward("demo", {"think": 0.5, "accuracy": 0.5})
+    >>> [round(v, 4) for v in reward(["<think>Count.</think><answer>4</answer>", "<answer>5</answer>"], "4", "maze")]
+    [0.8808, 0.0]
     """
-    tables = {name: get_design(name).weights for name in names}
-    needed = list(dict.fromkeys(term for table in tables.values() for term in table))
+
+    def __init__(self, name: str, weights: Mapping[str, float], seed: int = 0):
+        unknown = [term for term in weights if term not in TERMS and term != RANDOM]
+        if unknown:
+            raise VisreasonError(f"reward '{name}': unknown term(s) {', '.join(unknown)}")
+        self.__name__, self.weights, self.seed = name, dict(weights), seed
+
+    def __repr__(self) -> str:
+        return f"Reward({self.__name__!r}, {self.weights}, seed={self.seed})"
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The least and greatest value the reward can take."""
+        low = sum(-w if term in TAG_TERMS else 0.0 for term, w in self.weights.items())
+        return low, sum(self.weights.values())
+
+    def terms(self, completions, answer, category, **columns) -> dict[str, list[float]]:
+        """The unweighted terms and the weighted "total" (for logging `rewards/<name>/<term>`)."""
+        return score([self], completions, answer, category, **columns)[self.__name__]
+
+    def __call__(self, completions, answer, category, **columns) -> list[float]:
+        terms = self.terms(completions, answer, category, **columns)
+        log_metric = columns.get("log_metric")  # TRL's GRPOTrainer passes it: per-term means, once per batch
+        if callable(log_metric) and terms["total"]:
+            for term, values in terms.items():
+                if term != "total":
+                    log_metric(f"rewards/{self.__name__}/{term}", sum(values) / len(values))
+        return terms["total"]
+
+
+def score(rewards: Iterable[Reward], completions, answer, category, **columns) -> dict[str, dict[str, list[float]]]:
+    """Per reward: its unweighted terms and the weighted "total", parsing each completion once.
+
+    >>> out = score([DESIGNS["vanilla"].function], ["<answer>5</answer>"], ["5"], ["maze"])
+    >>> out["vanilla"]
+    {'think': [0.0], 'accuracy': [1.0], 'total': [0.9]}
+    """
+    rewards = list(rewards)
+    if not isinstance(completions, (list, tuple)):
+        raise VisreasonError(
+            f"rewards: 'completions' must be a list or tuple of completions, got {type(completions).__name__}"
+        )
     n = len(completions)
     golds, categories = _column(answer, n, "answer"), _column(category, n, "category")
-    out = {name: {**{term: [] for term in table}, "total": []} for name, table in tables.items()}
-    for completion, gold, cat in zip(completions, golds, categories):
-        parsed = parse(completion_text(completion))
-        values = {term: TERMS[term](parsed, gold, cat) for term in needed}
-        for name, table in tables.items():
-            total = 0.0
-            for term, weight in table.items():
-                out[name][term].append(values[term])
-                total += weight * values[term]
-            out[name]["total"].append(total)
+    needed = list(dict.fromkeys(term for r in rewards for term in r.weights if term != RANDOM))
+    for r in rewards:
+        check_readable(r.__name__, r.weights, categories)
+        for term in r.weights:
+            if term in PERCEPTION_COLUMNS and columns.get(PERCEPTION_COLUMNS[term]) is None:
+                raise VisreasonError(f"reward '{r.__name__}' needs the '{PERCEPTION_COLUMNS[term]}' column")
+    solutions = _column(columns.get("solution"), n, "solution")
+    questions = _column(columns.get("question"), n, "question")
+    facts: list[frozenset[str] | None] = [None] * n
+    if "fact_f1" in needed:
+        known: dict[tuple[int, str], frozenset[str]] = {}  # a group's completions share their record's solution
+        for i, (cat, solution) in enumerate(zip(categories, solutions)):
+            key = (id(solution), cat)  # `solutions` holds every object, so no id is reused during the call
+            if key not in known:
+                known[key] = state_facts(cat, solution)
+            facts[i] = known[key]
+    draws: dict[int, list[float]] = {}
+    if any(RANDOM in r.weights for r in rewards):
+        step, ids = _step(columns), _column(columns.get("id"), n, "id")
+        for seed in {r.seed for r in rewards if RANDOM in r.weights}:
+            draws[seed] = [_draw(seed, step, i, ids[i]) for i in range(n)]
+
+    fields = {field for term in needed for field in TERM_FIELDS[term]}
+    out = {r.__name__: {**{term: [] for term in r.weights}, "total": []} for r in rewards}
+    for i, (completion, gold, cat) in enumerate(zip(completions, golds, categories)):
+        values = {}
+        if needed:
+            parsed = parse(completion_text(completion), fields)
+            row = Row(gold, cat, solutions[i], questions[i], facts[i])
+            values = {term: TERMS[term](parsed, row) for term in needed}
+        for r in rewards:
+            table, total = out[r.__name__], 0.0
+            for term, weight in r.weights.items():
+                value = draws[r.seed][i] if term == RANDOM else values[term]
+                table[term].append(value)
+                total += weight * value
+            table["total"].append(total)
     return out
 
 
-def reward_terms(name: str, completions, answer, category) -> dict[str, list[float]]:
-    """The unweighted terms of one design plus its weighted "total" (for logging `rewards/<name>/<term>`)."""
-    return score_designs([name], completions, answer, category)[name]
+def score_designs(names, completions, answer, category, **columns) -> dict[str, dict[str, list[float]]]:
+    """`score` for the registry's designs by name (their default settings, seed 0)."""
+    return score([get_design(name).function for name in names], completions, answer, category, **columns)
 
 
-def _reward(name: str, completions, answer, category, kwargs: dict) -> list[float]:
-    terms = reward_terms(name, completions, answer, category)
-    log_metric = kwargs.get("log_metric")  # TRL's GRPOTrainer passes it: per-term means, once per batch
-    if callable(log_metric) and terms["total"]:
-        for term, values in terms.items():
-            if term != "total":
-                log_metric(f"rewards/{name}/{term}", sum(values) / len(values))
-    return terms["total"]
+def reward_terms(name: str, completions, answer, category, **columns) -> dict[str, list[float]]:
+    """The unweighted terms of one registry design plus its weighted "total"."""
+    return get_design(name).function.terms(completions, answer, category, **columns)
 
 
-def vanilla(completions, answer, category, **kwargs) -> list[float]:
-    """think 0.1 + exact accuracy 0.9.
+_MIXTURE_TAGS = {"think": 0.06, "rethink": 0.08, "accuracy": 0.80}
 
-    >>> vanilla(["<think>Count. Add one.</think><answer>5</answer>", "<answer>6</answer>"], ["5", "5"], ["maze"] * 2)
-    [0.9964027580075817, 0.0]
+
+def fact_f1_reward(fact_weight: float = 0.06) -> Reward:
+    """Mixture, with its description paid by the F1 of the facts it states (`fact_scores`), at
+    `fact_weight` (params.yaml `rewards.fact_f1.fact_weight`; Mixture pays its description 0.06).
+
+    >>> text = "<image description>top-left disk: blue</image description><answer>2</answer>"
+    >>> state = {"start_state": [["blue"] * 3, ["blue"] * 2, ["blue"] * 3]}
+    >>> round(fact_f1_reward(0.2)([text], ["2"], ["think_dot"], solution=[state])[0], 4)  # 0.8 + 0.2 * F1(1, 1/8)
+    0.8444
     """
-    return _reward("vanilla", completions, answer, category, kwargs)
+    if isinstance(fact_weight, bool) or not isinstance(fact_weight, (int, float)) or not 0 <= fact_weight < math.inf:
+        raise VisreasonError(f"rewards.fact_f1.fact_weight: must be a finite number >= 0, got {fact_weight!r}")
+    return Reward("fact_f1", {"fact_f1": float(fact_weight), **_MIXTURE_TAGS})
 
 
-def only_accuracy(completions, answer, category, **kwargs) -> list[float]:
-    """Exact accuracy alone (the format is asked for by the Vanilla prompt only).
+def random_reward(seed: int = 0) -> Reward:
+    """The control arm: a fair coin per completion (1 or 0), drawn from the training seed and the
+    completion's position, never from its content; it asks for Mixture's tags.
 
-    >>> only_accuracy(["<answer>4:23</answer>", "4:23"], ["4:23", "4:23"], ["clock", "clock"])
-    [1.0, 0.0]
+    >>> random_reward(1)(["a", "b", "c", "d"], "5", "maze", step=0), random_reward(1)(["x"] * 4, "5", "maze", step=0)
+    ([0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0])
     """
-    return _reward("only_accuracy", completions, answer, category, kwargs)
-
-
-def mixture(completions, answer, category, **kwargs) -> list[float]:
-    """image description 0.06 + think 0.06 + rethink 0.08 + exact accuracy 0.80.
-
-    >>> text = "<image description>A clock.</image description><think>Add.</think><rethink>Ok.</rethink>"
-    >>> text += "<answer>5</answer>"
-    >>> round(mixture([text], ["5"], ["maze"])[0], 4)  # 0.8 + 0.2 * tanh(1)
-    0.9523
-    """
-    return _reward("mixture", completions, answer, category, kwargs)
-
-
-def continuous(completions, answer, category, **kwargs) -> list[float]:
-    """As Mixture, but the 0.80 answer term is `partial_credit`.
-
-    >>> round(continuous(["<answer>7</answer>"], ["5"], ["maze"])[0], 4)  # 0.8 * 1/(1+2)
-    0.2667
-    """
-    return _reward("continuous", completions, answer, category, kwargs)
-
-
-def visual_fusion(completions, answer, category, **kwargs) -> list[float]:
-    """think 0.1 + visual 0.1 (the `<visual>` blocks inside `<think>`) + exact accuracy 0.8.
-
-    >>> round(visual_fusion(["<think>Hm. <visual>Red.</visual></think><answer>2</answer>"], ["2"], ["maze"])[0], 4)
-    0.9726
-    """
-    return _reward("visual_fusion", completions, answer, category, kwargs)
-
-
-def no_accuracy(completions, answer, category, **kwargs) -> list[float]:
-    """image description 0.3 + think 0.3 + rethink 0.3 + answer present 0.1 (correctness never read).
-
-    >>> no_accuracy(["<answer>wrong</answer>", "<answer> </answer>"], ["5", "5"], ["maze", "maze"])
-    [0.1, 0.0]
-    """
-    return _reward("no_accuracy", completions, answer, category, kwargs)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise VisreasonError(f"random reward: the seed must be an integer, got {seed!r}")
+    return Reward(RANDOM, {RANDOM: 1.0}, seed)
 
 
 # -- Prompts and the registry --------------------------------------------------------
 
 _FINAL = "Finally, write only the final answer inside <answer> </answer>, exactly once."
+_REASON = "Then think step by step inside <think> </think>. Then check your reasoning inside <rethink> </rethink>. "
 VANILLA_PROMPT = "Think step by step inside <think> </think>. " + _FINAL
-MIXTURE_PROMPT = (
-    "First describe {source} inside <image description> </image description>. "
-    "Then think step by step inside <think> </think>. "
-    "Then check your reasoning inside <rethink> </rethink>. " + _FINAL
+MIXTURE_PROMPT = "First describe {source} inside <image description> </image description>. " + _REASON + _FINAL
+# The perception designs read what the description states, so their prompt shows the form they read it in.
+FACTS_PROMPT = (
+    "First describe {source} inside <image description> </image description>, stating the puzzle's state in "
+    "the form of this example, which describes another puzzle of the same kind:\n{form}\n" + _REASON + _FINAL
 )
 VISUAL_FUSION_PROMPT = (
     "Think step by step inside <think> </think>. Inside your thinking, write every observation "
@@ -444,38 +451,47 @@ VISUAL_FUSION_PROMPT = (
 
 @dataclass(frozen=True)
 class Design:
-    """One reward design: the weight of each of its terms, the instruction its prompt ends with
-    (`{source}` names what the model is shown), and the reward function TRL calls."""
+    """One reward design: the instruction its prompt ends with (`{source}` names what the model is
+    shown; `{form}`, the form of the facts), its reward with the default setting and seed 0, and,
+    for a design that takes settings (params.yaml `rewards.<name>`) or the seed, the factory that
+    builds one job's reward."""
 
-    weights: dict[str, float]
     prompt: str
-    function: Callable[..., list[float]]
+    function: Reward
+    factory: Callable[..., Reward] | None = None
+    settings: tuple[str, ...] = ()  # the factory's keyword arguments read from the job's settings
+    seeded: bool = False  # the factory takes the training seed
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return self.function.weights
 
     @property
     def tags(self) -> tuple[str, ...]:
         """The tags the prompt asks for, in the order it names them (evaluation checks this structure)."""
         return tuple(dict.fromkeys(re.findall(r"<([a-z][a-z ]*)>", self.prompt)))
 
-    @property
-    def tag_weight(self) -> float:
-        """The sum of the non-answer weights: the design's rewards lie in [-this, 1]."""
-        return sum(w for term, w in self.weights.items() if term not in ANSWER_TERMS)
-
 
 DESIGNS: dict[str, Design] = {
-    "vanilla": Design({"think": 0.1, "accuracy": 0.9}, VANILLA_PROMPT, vanilla),
+    "vanilla": Design(VANILLA_PROMPT, Reward("vanilla", {"think": 0.1, "accuracy": 0.9})),
     # The study's question: can the format be learnt from the prompt alone? Hence the Vanilla prompt.
-    "only_accuracy": Design({"accuracy": 1.0}, VANILLA_PROMPT, only_accuracy),
-    "mixture": Design(
-        {"image_description": 0.06, "think": 0.06, "rethink": 0.08, "accuracy": 0.80}, MIXTURE_PROMPT, mixture
-    ),
+    "only_accuracy": Design(VANILLA_PROMPT, Reward("only_accuracy", {"accuracy": 1.0})),
+    "mixture": Design(MIXTURE_PROMPT, Reward("mixture", {"image_description": 0.06, **_MIXTURE_TAGS})),
     "continuous": Design(
-        {"image_description": 0.06, "think": 0.06, "rethink": 0.08, "partial_credit": 0.80}, MIXTURE_PROMPT, continuous
+        MIXTURE_PROMPT,
+        Reward("continuous", {"image_description": 0.06, "think": 0.06, "rethink": 0.08, "partial_credit": 0.80}),
     ),
-    "visual_fusion": Design({"think": 0.1, "visual": 0.1, "accuracy": 0.8}, VISUAL_FUSION_PROMPT, visual_fusion),
+    "visual_fusion": Design(
+        VISUAL_FUSION_PROMPT, Reward("visual_fusion", {"think": 0.1, "visual": 0.1, "accuracy": 0.8})
+    ),
     "no_accuracy": Design(
-        {"image_description": 0.3, "think": 0.3, "rethink": 0.3, "answer_present": 0.1}, MIXTURE_PROMPT, no_accuracy
+        MIXTURE_PROMPT,
+        Reward("no_accuracy", {"image_description": 0.3, "think": 0.3, "rethink": 0.3, "answer_present": 0.1}),
     ),
+    "fact_f1": Design(FACTS_PROMPT, fact_f1_reward(), fact_f1_reward, settings=("fact_weight",)),
+    # Mixture's description weight, so that the two differ only in what the description is paid for.
+    "sufficiency": Design(FACTS_PROMPT, Reward("sufficiency", {"sufficiency": 0.06, **_MIXTURE_TAGS})),
+    "random": Design(MIXTURE_PROMPT, random_reward(), random_reward, seeded=True),
 }
 
 
@@ -486,9 +502,43 @@ def get_design(name: str) -> Design:
     return DESIGNS[name]
 
 
-def get_reward(name: str) -> Callable[..., list[float]]:
-    """The reward function of a design, as TRL's `GRPOTrainer` takes it."""
+def check_categories(design: str, categories: Iterable[str]) -> None:
+    """Raise VisreasonError, naming every category that `design` cannot score, before any training.
+
+    A design that reads the description needs each category's `claims` (fact_f1) or `parse`
+    (sufficiency); the other designs score every category.
+
+    >>> check_categories("mixture", ["clock"]), check_categories("fact_f1", ["think_dot"])
+    (None, None)
+    >>> check_categories("sufficiency", ["nonesuch"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    visreason.VisreasonError: reward 'sufficiency': unknown category 'nonesuch' (valid: clock, maze, ...)
+    """
+    check_readable(design, get_design(design).weights, categories)
+
+
+def get_reward(name: str) -> Reward:
+    """The reward of a design with its default setting and seed 0 (`build_reward` for a job's)."""
     return get_design(name).function
+
+
+def build_reward(name: str, settings: Mapping[str, Any] | None = None, seed: int = 0) -> Reward:
+    """The reward of one training job: design `name` with the job's settings (`train` merged with
+    `rewards.<name>`, where every setting the design takes must be set) and its training seed.
+
+    >>> build_reward("fact_f1", {"fact_weight": 0.2}).weights["fact_f1"], build_reward("random", seed=3).seed
+    (0.2, 3)
+    """
+    design = get_design(name)
+    if design.factory is None:
+        return design.function
+    kwargs = {}
+    for key in design.settings if settings is not None else ():
+        if key not in settings:
+            raise VisreasonError(f"params: 'rewards.{name}.{key}' is not set")
+        kwargs[key] = settings[key]
+    return design.factory(**kwargs, **({"seed": seed} if design.seeded else {}))
 
 
 def design_table() -> str:
@@ -499,6 +549,41 @@ def design_table() -> str:
     return "\n".join(rows)
 
 
+# How many sampled states the example form is chosen from: the one sharing the fewest facts with
+# the puzzle, so that the example never gives its state away.
+_FORM_CANDIDATES = 8
+
+
+@functools.cache
+def _examples(category: str) -> tuple[tuple[dict, frozenset[str]], ...]:
+    puzzle = CATEGORIES[category]
+    states = (puzzle.sample(random.Random(seed))[0] for seed in range(_FORM_CANDIDATES))
+    return tuple((state, state_facts(category, state)) for state in states)
+
+
+def example_form(design: str, category: str, solution: dict) -> str:
+    """Another state of `category`, written in the form the design reads descriptions in, as its
+    prompt shows it: the facts, joined by "; ", or (when the category's `parse` needs more than its
+    facts, for sufficiency) its description. Of a few fixed sampled states, the one sharing the
+    fewest facts with `solution`.
+
+    >>> state = {"start_state": [["blue"] * 3, ["blue"] * 2, ["blue"] * 3]}
+    >>> form = example_form("fact_f1", "think_dot", state)
+    >>> form.count(" disk: "), form == "; ".join(CATEGORIES["think_dot"].facts(state))
+    (8, False)
+    """
+    abilities = {PERCEPTION_ABILITY[term] for term in get_design(design).weights if term in PERCEPTION_ABILITY}
+    if category not in CATEGORIES:
+        raise VisreasonError(f"format_prompt: unknown category {category!r}")
+    own = state_facts(category, solution)
+    example = min(_examples(category), key=lambda pair: len(own & pair[1]))[0]
+    puzzle = CATEGORIES[category]
+    facts = "; ".join(puzzle.facts(example))
+    if "parse" in abilities and can_read(puzzle, "parse") and puzzle.parse(facts) is None:
+        return puzzle.describe(example)
+    return facts
+
+
 def format_prompt(
     reward: str,
     question: str,
@@ -506,12 +591,16 @@ def format_prompt(
     options: list[str] | None = None,
     description: str | None = None,
     caption: str | None = None,
+    category: str | None = None,
+    solution: dict | None = None,
 ) -> str:
     """The user-turn text for a design: puzzle, question, options, and the tag instruction.
 
     `options` asks for one of them verbatim (multiple choice); `description` gives the
     puzzle state as text instead of an image (text-only mode); `caption` puts a caption
-    before the question, the image still shown (image+caption mode).
+    before the question, the image still shown (image+caption mode). A design whose prompt
+    shows the form of a description (fact_f1, sufficiency) needs the puzzle's `category` and
+    `solution`, to show another state in that form (`example_form`).
 
     >>> print(format_prompt("vanilla", "How many moves?", options=["1", "2"]))  # doctest: +ELLIPSIS
     How many moves?
@@ -538,4 +627,11 @@ def format_prompt(
         listed = ", ".join(o.strip() for o in options)
         parts.append(f"Options: {listed}. Answer with one of the options, written exactly as given.")
     source = "the puzzle state" if description is not None else "the image"
-    return "\n".join(parts) + "\n\n" + template.format(source=source)
+    form = ""
+    if "{form}" in template:
+        if category is None or solution is None:
+            raise VisreasonError(
+                f"format_prompt: reward '{reward}' shows an example description: pass category and solution"
+            )
+        form = example_form(reward, category, solution)
+    return "\n".join(parts) + "\n\n" + template.format(source=source, form=form)

@@ -111,6 +111,7 @@ class Puzzle:
     fact: str  # the state's first fact, which a description states
     image: object  # PIL image
     design: str
+    solution: dict  # the state, from which the fact_f1 and sufficiency prompts show another state's form
 
 
 def make_puzzles(settings: WarmupSettings, seed: int, n: int, purpose: str) -> list[Puzzle]:
@@ -125,14 +126,16 @@ def make_puzzles(settings: WarmupSettings, seed: int, n: int, purpose: str) -> l
         answer = puzzle.solve(solution, question)
         wrong = [o for o in puzzle.options(answer, solution, rng) if o != answer]
         image = puzzle.render(solution, settings.image_size)
-        out.append(Puzzle(category, question, answer, wrong, puzzle.facts(solution)[0], image, rng.choice(designs)))
+        out.append(
+            Puzzle(category, question, answer, wrong, puzzle.facts(solution)[0], image, rng.choice(designs), solution)
+        )
     return out
 
 
 def target(puzzle: Puzzle, form: str, right: bool, rng: random.Random) -> str:
     """The target text of one form; its answer is the right one if `right`, else a wrong option.
 
-    >>> p = Puzzle("probe_colour", "Which colour?", "red", ["blue"], "red square", None, "vanilla")
+    >>> p = Puzzle("probe_colour", "Which colour?", "red", ["blue"], "red square", None, "vanilla", {})
     >>> for form in FORMS:
     ...     print(target(p, form, False, random.Random(0)))
     <answer> blue </answer>
@@ -169,8 +172,9 @@ def check_targets(targets) -> None:
 # ---------------------------------------------------------------- training
 
 
-def _prompt_text(processor, design: str, question: str) -> str:
-    messages = build_messages(format_prompt(design, question), with_image=True)
+def _prompt_text(processor, design: str, puzzle: Puzzle) -> str:
+    text = format_prompt(design, puzzle.question, category=puzzle.category, solution=puzzle.solution)
+    messages = build_messages(text, with_image=True)
     return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
 
@@ -180,9 +184,7 @@ def encode_prompts(processor, puzzles: list[Puzzle]) -> list[dict]:
     out = []
     for i in range(0, len(puzzles), ENCODE_BATCH):
         chunk = puzzles[i : i + ENCODE_BATCH]
-        enc = processor(
-            text=[_prompt_text(processor, p.design, p.question) for p in chunk], images=[p.image for p in chunk]
-        )
+        enc = processor(text=[_prompt_text(processor, p.design, p) for p in chunk], images=[p.image for p in chunk])
         grids = torch.as_tensor(enc["image_grid_thw"])
         pixels = torch.as_tensor(enc["pixel_values"]).split(grids.prod(dim=1).tolist())
         for j in range(len(chunk)):
@@ -328,7 +330,7 @@ def sample(model, processor, puzzles: list[Puzzle], design: str, temperature: fl
     for i in range(0, len(puzzles), ENCODE_BATCH):
         chunk = puzzles[i : i + ENCODE_BATCH]
         inputs = processor(
-            text=[_prompt_text(processor, design, p.question) for p in chunk],
+            text=[_prompt_text(processor, design, p) for p in chunk],
             images=[p.image for p in chunk],
             padding=True,
             padding_side="left",

@@ -11,38 +11,45 @@ from visreason.puzzles.calendar import Calendar
 from visreason.puzzles.chain_link import ChainLink
 from visreason.puzzles.checker_move import CheckerMove
 from visreason.puzzles.clock import Clock
+from visreason.puzzles.colour_hue import ColourHue
+from visreason.puzzles.map import MapColour
 from visreason.puzzles.maze import Maze
 from visreason.puzzles.move_box import MoveBox
 from visreason.puzzles.n_queens import NQueens
 from visreason.puzzles.number_slide import NumberSlide
 from visreason.puzzles.probe_colour import ProbeColour
 from visreason.puzzles.rotting_kiwi import RottingKiwi
+from visreason.puzzles.rubiks_cube import RubiksCube
 from visreason.puzzles.think_dot import ThinkDot
 from visreason.puzzles.tower_of_hanoi import TowerOfHanoi
 from visreason.puzzles.water_jugs import WaterJugs
 from visreason.puzzles.wheel_of_fortune import WheelOfFortune
 from visreason.puzzles.wood_slide import WoodSlide
 
-CATEGORIES: dict[str, Puzzle] = {
-    p.name: p
-    for p in (
-        Clock(),
-        Maze(),
-        MoveBox(),
-        NQueens(),
-        NumberSlide(),
-        TowerOfHanoi(),
-        WaterJugs(),
-        CheckerMove(),
-        RottingKiwi(),
-        BoardTile(),
-        Calendar(),
-        ChainLink(),
-        ThinkDot(),
-        WheelOfFortune(),
-        WoodSlide(),
-        ProbeColour(),  # a lab probe, not AlgoPuzzleVQA: no released records
-    )
-}
+# The AlgoPuzzleVQA categories, each with 100 released records: the study's nine, then the other nine.
+BENCHMARK: tuple[Puzzle, ...] = (
+    Clock(),
+    Maze(),
+    MoveBox(),
+    NQueens(),
+    NumberSlide(),
+    TowerOfHanoi(),
+    WaterJugs(),
+    CheckerMove(),
+    RottingKiwi(),
+    BoardTile(),
+    Calendar(),
+    ChainLink(),
+    ColourHue(),
+    MapColour(),
+    RubiksCube(),
+    ThinkDot(),
+    WheelOfFortune(),
+    WoodSlide(),
+)
+ALGOPUZZLEVQA = tuple(p.name for p in BENCHMARK)
+# Lab probes: easy categories a tiny model can learn on a CPU; not AlgoPuzzleVQA, no released records.
+PROBES: tuple[Puzzle, ...] = (ProbeColour(),)
+CATEGORIES: dict[str, Puzzle] = {p.name: p for p in BENCHMARK + PROBES}
 
-__all__ = ["CATEGORIES", "Puzzle"]
+__all__ = ["ALGOPUZZLEVQA", "BENCHMARK", "CATEGORIES", "PROBES", "Puzzle"]

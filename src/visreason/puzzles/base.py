@@ -181,22 +181,38 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text.lower()).strip()
 
 
-def integer_options(answer: str, rng: random.Random, low: int, high: int) -> list[str]:
-    """The integer answer plus 3 distinct distractors drawn from [low, high], shuffled.
+def uniform_options(answer: str, rng: random.Random, low: int, high: int) -> list[str]:
+    """The integer answer and 3 distinct distractors drawn uniformly from [low, high] (widened to
+    hold the answer), shuffled: how the released options of the integer categories are drawn.
 
-    Distractors are drawn near the answer first, so options stay plausible.
+    >>> sorted(uniform_options("3", random.Random(0), 1, 6), key=int)
+    ['1', '3', '5', '6']
+    >>> "9" in uniform_options("9", random.Random(0), 1, 6)
+    True
     """
     gold = int(answer)
-    near = [v for v in range(gold - 3, gold + 4) if v != gold and low <= v <= high]
-    far = [v for v in range(low, high + 1) if v != gold and v not in near]
-    rng.shuffle(near)
-    rng.shuffle(far)
-    picks = (near + far)[:3]
-    if len(picks) < 3:
-        raise ValueError(f"range [{low}, {high}] too small for 4 distinct options")
-    opts = [str(v) for v in picks] + [answer]
+    values = [v for v in range(min(low, gold), max(high, gold) + 1) if v != gold]
+    if len(values) < 3:
+        raise PuzzleError(f"options: [{low}, {high}] is too small for 3 distractors of {answer}")
+    opts = [str(v) for v in rng.sample(values, 3)] + [answer]
     rng.shuffle(opts)
     return opts
+
+
+# The released options of maze, move_box and number_slide keep their distractors in [1, 5] for answers
+# up to 5, [1, 9] up to 10, [1, 49] up to 50 and [1, 99] up to 100; beyond, we use [1, 2 x answer].
+OPTION_BANDS = ((5, 5), (10, 9), (50, 49), (100, 99))
+
+
+def banded_options(answer: str, rng: random.Random) -> list[str]:
+    """The answer and 3 distinct distractors drawn uniformly from the released band of the answer.
+
+    >>> opts = banded_options("37", random.Random(0))
+    >>> "37" in opts and len(set(opts)) == 4 and all(1 <= int(o) <= 49 for o in opts)
+    True
+    """
+    gold = int(answer)
+    return uniform_options(answer, rng, 1, next((h for limit, h in OPTION_BANDS if gold <= limit), 2 * gold))
 
 
 def bfs(start, neighbours: Callable[[Hashable], Iterable[Hashable]], goal=None, max_depth: int | None = None) -> dict:

@@ -4,9 +4,21 @@ State (released keys): `current_hour` (1-12), `current_minute` (0-59), and eithe
 `add_hour`/`add_minute` ("event is going to start in ...") or
 `subtract_hour`/`subtract_minute` ("came to an event ... ago").
 
+The start state is the time the dial shows; the task is the direction and the duration,
+which the question states (the first name in it changes nothing). The solver reads the
+duration from the question; the `add_*`/`subtract_*` keys repeat it, so they are optional,
+but where present they must agree with the question.
+
 The answer is written `H:MM` on a 12-hour dial, where 12 o'clock is written `0:MM`:
 that is how the released AlgoPuzzleVQA answers write it (13 of its 100 records), so we
 match the data.
+
+Sampling follows the AlgoPuzzleVQA generator (`generation/clock.py`): hour 1-12, minute
+0-59, duration 0-3 hours and 1-59 minutes, "in" or "ago" and the first name, each
+uniform. Options follow the released records: the answer and 3 distinct random times,
+hour 1-11 and minute 0-59 (the released distractors are never near misses and never
+hour 0 or 12). What differs: a seeded `random.Random` instead of the global one, and
+duplicates are left to the caller (the generator skips repeated states itself).
 
 >>> Clock().solve({"current_hour": 2, "current_minute": 43, "add_hour": 1, "add_minute": 40},
 ...     "Daniel's event is going to start in 1 hour 40 minutes. The current time is shown on the clock.")
@@ -14,9 +26,10 @@ match the data.
 >>> Clock().solve({"current_hour": 12, "current_minute": 24, "subtract_hour": 0, "subtract_minute": 30},
 ...     "Sarah came to an event 30 minutes ago. The current time is shown on the clock.")
 '11:54'
->>> Clock().solve({"current_hour": 11, "current_minute": 30, "add_hour": 0, "add_minute": 45},
-...     "Emily's event is going to start in 45 minutes.")
+>>> Clock().solve({"current_hour": 11, "current_minute": 30}, "Emily's event is going to start in 45 minutes.")
 '0:15'
+>>> Clock().parse("An analog clock without a seconds hand shows the time 2:43 (hour 2, minute 43).")
+{'current_hour': 2, 'current_minute': 43}
 """
 
 from __future__ import annotations
@@ -28,7 +41,7 @@ import re
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, font, require_keys, require_size
+from visreason.puzzles.base import Puzzle, PuzzleError, font, normalize, require_keys, require_size
 
 # The first names the released questions use.
 NAMES = (
@@ -42,6 +55,9 @@ BACKWARD = "{name} came to an event {duration} ago. " + _TAIL + " What was the t
 _DURATION = r"((?:\d+\s+hours?)?\s*(?:\d+\s+minutes?)?)"
 _FORWARD_RE = re.compile(r"going to start in\s+" + _DURATION + r"\s*\.", re.IGNORECASE)
 _BACKWARD_RE = re.compile(r"\bevent\s+" + _DURATION + r"\s+ago\b", re.IGNORECASE)
+# A stated time, in normalised text: the fact "time H:MM", and describe's "(hour H, minute M)".
+_TIME_RE = re.compile(r"(?<![\w:])time (\d{1,2}):(\d{2})(?![\w:])")
+_HANDS_RE = re.compile(r"\(hour (\d+), minute (\d+)\)")
 
 # Colours of the released images (a matplotlib dial).
 _NUMERAL = (47, 79, 79)
@@ -69,6 +85,8 @@ def duration_text(hours: int, minutes: int) -> str:
 
 def parse_question(question: str) -> tuple[int, int, int]:
     """(sign, hours, minutes) asked by a question: sign +1 for "in ...", -1 for "... ago"."""
+    if not isinstance(question, str):
+        raise PuzzleError(f"clock: the question must be a string, got {type(question).__name__}")
     forward, backward = _FORWARD_RE.search(question), _BACKWARD_RE.search(question)
     if bool(forward) == bool(backward):
         raise PuzzleError(
@@ -84,32 +102,75 @@ def parse_question(question: str) -> tuple[int, int, int]:
 
 
 def _shown_time(solution: dict) -> tuple[int, int]:
+    """(hour, minute) the dial shows, validated: the start state."""
     require_keys(solution, ("current_hour", "current_minute"), "clock")
-    if not any({f"{p}_hour", f"{p}_minute"} <= solution.keys() for p in ("add", "subtract")):
-        raise PuzzleError(
-            "clock: solution needs either 'add_hour' and 'add_minute' or 'subtract_hour' and 'subtract_minute'"
-        )
     hour, minute = solution["current_hour"], solution["current_minute"]
-    if not (isinstance(hour, int) and 1 <= hour <= 12 and isinstance(minute, int) and 0 <= minute <= 59):
+    if not (_is_int(hour) and 1 <= hour <= 12 and _is_int(minute) and 0 <= minute <= 59):
         raise PuzzleError(f"clock: current time must be hour 1-12 and minute 0-59, got {hour!r}:{minute!r}")
     return hour, minute
 
 
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_duration(solution: dict, sign: int, hours: int, minutes: int) -> None:
+    """The solution's optional `add_*`/`subtract_*` keys must repeat the question's duration."""
+    prefix, other = ("add", "subtract") if sign > 0 else ("subtract", "add")
+    if f"{other}_hour" in solution or f"{other}_minute" in solution:
+        raise PuzzleError(
+            f"clock: the question {'adds' if sign > 0 else 'subtracts'} a duration but the solution holds "
+            f"{other}_hour/{other}_minute, not {prefix}_hour/{prefix}_minute"
+        )
+    if f"{prefix}_hour" not in solution and f"{prefix}_minute" not in solution:
+        return  # a parsed description: the question alone states the duration
+    require_keys(solution, (f"{prefix}_hour", f"{prefix}_minute"), "clock")
+    if (solution[f"{prefix}_hour"], solution[f"{prefix}_minute"]) != (hours, minutes):
+        raise PuzzleError(
+            f"clock: the question's duration {hours}h{minutes:02d} disagrees with the solution's "
+            f"{prefix}_hour/{prefix}_minute = {solution[f'{prefix}_hour']}/{solution[f'{prefix}_minute']}"
+        )
+
+
 class Clock(Puzzle):
     name = "clock"
+    claim_pattern = _TIME_RE.pattern
 
     def solve(self, solution: dict, question: str) -> str:
         """The time after adding (or before subtracting) the asked duration, `H:MM`, 12 as 0."""
         sign, hours, minutes = parse_question(question)
-        prefix = "add" if sign > 0 else "subtract"
-        require_keys(solution, (f"{prefix}_hour", f"{prefix}_minute"), "clock")
-        if (solution[f"{prefix}_hour"], solution[f"{prefix}_minute"]) != (hours, minutes):
-            raise PuzzleError(
-                f"clock: the question's duration {hours}h{minutes:02d} disagrees with the solution's "
-                f"{prefix}_hour/{prefix}_minute = {solution[f'{prefix}_hour']}/{solution[f'{prefix}_minute']}"
-            )
         hour, minute = _shown_time(solution)
+        _check_duration(solution, sign, hours, minutes)
         return format_time(hour * 60 + minute + sign * (hours * 60 + minutes))
+
+    def start_state(self, solution: dict) -> dict:
+        hour, minute = _shown_time(solution)
+        return {"current_hour": hour, "current_minute": minute}
+
+    def asked(self, solution: dict, question: str) -> list:
+        """["add" or "subtract", hours, minutes]: the task without the first name.
+
+        >>> q = "Tyler came to an event 2 hours 5 minutes ago. The current time is shown on the clock."
+        >>> Clock().asked({}, q) == Clock().asked({}, q.replace("Tyler", "Emily"))
+        True
+        """
+        sign, hours, minutes = parse_question(question)
+        return ["add" if sign > 0 else "subtract", hours, minutes]
+
+    def parse(self, text: str) -> dict | None:
+        """The time stated as "time H:MM" (one time only; describe's "(hour H, minute M)", where
+        complete, must agree), or None."""
+        if not isinstance(text, str):
+            return None
+        text = normalize(text)
+        times = {(int(h), int(m)) for h, m in _TIME_RE.findall(text)}
+        times |= {(int(h), int(m)) for h, m in _HANDS_RE.findall(text)}
+        if len(times) != 1:
+            return None  # no time stated, or two different ones
+        hour, minute = times.pop()
+        if not (1 <= hour <= 12 and 0 <= minute <= 59):
+            return None
+        return {"current_hour": hour, "current_minute": minute}
 
     def describe(self, solution: dict) -> str:
         hour, minute = _shown_time(solution)
@@ -122,32 +183,21 @@ class Clock(Puzzle):
         return [f"time {hour}:{minute:02d}"]
 
     def sample(self, rng: random.Random) -> tuple[dict, str]:
-        name = rng.choice(NAMES)
+        """Every part uniform, as the generator draws it."""
         hour, minute = rng.randint(1, 12), rng.randint(0, 59)
-        forward = rng.random() < 0.5
         dh, dm = rng.randint(0, 3), rng.randint(1, 59)
-        prefix, template = ("add", FORWARD) if forward else ("subtract", BACKWARD)
+        prefix, template = ("subtract", BACKWARD) if rng.randint(1, 2) == 1 else ("add", FORWARD)
+        name = rng.choice(NAMES)
         solution = {"current_hour": hour, "current_minute": minute, f"{prefix}_hour": dh, f"{prefix}_minute": dm}
         return solution, template.format(name=name, duration=duration_text(dh, dm))
 
     def options(self, answer: str, solution: dict, rng: random.Random) -> list[str]:
-        """The answer and 3 near misses: the wrong direction, an hour off, the hands
-        swapped, a few minutes off."""
-        hour, minute = _shown_time(solution)
-        now = hour * 60 + minute
-        sign = 1 if "add_hour" in solution else -1
-        prefix = "add" if sign > 0 else "subtract"
-        delta = solution[f"{prefix}_hour"] * 60 + solution[f"{prefix}_minute"]
-        swapped = (minute // 5) * 60 + round((hour % 12 + minute / 60) * 5) % 60  # hands read the other way
-        gold = sign * delta + now
-        near = [now - sign * delta, gold + 60, gold - 60, swapped + sign * delta, gold + 120, gold - 120]
-        rng.shuffle(near)
-        far = [gold + rng.choice((-1, 1)) * rng.randint(3, 30) for _ in range(8)]
+        """The answer and 3 distinct random times, hour 1-11 and minute 0-59, as released."""
         opts = [answer]
-        for t in near + far:
-            if format_time(t) not in opts:
-                opts.append(format_time(t))
-        opts = opts[:4]
+        while len(opts) < 4:
+            t = f"{rng.randint(1, 11)}:{rng.randint(0, 59):02d}"
+            if t not in opts:
+                opts.append(t)
         rng.shuffle(opts)
         return opts
 

@@ -2,7 +2,8 @@
 
 State (released keys): `maze`, a rows x columns 0/1 grid (0 empty, 1 obstacle; both
 sides odd, 7-13), and the derived `optimal_path` ([row, column] cells), its
-`optimal_path_length`, `left_turns`, `right_turns` and `total_turns`.
+`optimal_path_length`, `left_turns`, `right_turns` and `total_turns`. Only `maze` is the
+start state: the solver, `describe` and `render` read it alone, and `parse` gives it back.
 
 The entrance and the exit are the only two empty cells on the border. The entrance is
 the first of them in row-major order: in the released data it is always (1, 0), on the
@@ -12,6 +13,13 @@ with the fewest turns; a turn is a change of heading between consecutive moves (
 right as seen by the walker, rows growing downwards). The released mazes are perfect
 (one path between any two cells), so these rules pick a unique path; on a maze with
 loops the solver still finds the optimum and breaks remaining ties deterministically.
+
+Sampling follows the AlgoPuzzleVQA generator (`generation/maze.py`): both sides uniform
+in 7, 9, 11, 13, a perfect maze carved by randomised depth-first search, the exit below
+or right of the bottom-right cell with probability 1/2 each, and the question asking for
+left turns, right turns, all turns or cells with probabilities 0.2/0.2/0.2/0.4. Options
+follow the released records (`banded_options`). What differs: a seeded `random.Random`,
+and duplicates are left to the caller.
 
 >>> grid = [[1, 1, 1, 1, 1], [0, 0, 1, 0, 1], [1, 0, 0, 0, 1], [1, 1, 1, 0, 1], [1, 1, 1, 0, 1]]
 >>> shortest_path(grid)
@@ -31,15 +39,16 @@ from PIL import Image, ImageDraw
 from visreason.puzzles.base import (
     Puzzle,
     PuzzleError,
-    integer_options,
+    banded_options,
     normalize,
     require_grid,
     require_keys,
     require_size,
 )
 
-KEYS = ("maze", "optimal_path", "optimal_path_length", "left_turns", "right_turns", "total_turns")
+KEYS = ("maze", "optimal_path", "optimal_path_length", "left_turns", "right_turns", "total_turns")  # as released
 SIDES = (7, 9, 11, 13)
+KIND_WEIGHTS = {"left": 0.2, "right": 0.2, "total": 0.2, "cells": 0.4}  # the generator's question mix
 
 PREAMBLE = (
     "This is maze having {rows} * {columns} cells. The empty cells are coloured white and the obstacle cells "
@@ -58,11 +67,19 @@ ASKS = {
 }
 MOVES = ((0, 1), (1, 0), (0, -1), (-1, 0))  # east, south, west, north
 
+# Statements parse reads, in normalised text: a grid row, the entry or exit cell.
+_ROW = r"row (\d+):((?: \d+\b)+)"
+_OPENING = r"(entry|exit) cell is row (\d+), column (\d+)\b"
+# The released distractors of maze, move_box and number_slide all lie in [1, high] for
+# answers up to `limit` (0 of 300 outside in each): (limit, high) bands.
+
 
 def asked_quantity(question: str) -> str:
     """Which quantity the question's last sentence asks: left, right, total or cells."""
-    asks = re.findall(r"[^.?]*\?", question)
-    last = normalize(asks[-1]) if asks else ""
+    if not isinstance(question, str):
+        raise PuzzleError(f"maze: the question must be a string, got {type(question).__name__}")
+    end = question.rfind("?")  # the last question: from the sentence end before it
+    last = normalize(question[max(question.rfind(".", 0, end), question.rfind("?", 0, end)) + 1 : end + 1])
     if "how many cells" in last:
         return "cells"
     if "left and right turns" in last or "combined" in last:
@@ -75,10 +92,10 @@ def asked_quantity(question: str) -> str:
 
 
 def _grid(solution: dict) -> list[list[int]]:
-    require_keys(solution, KEYS, "maze")
+    require_keys(solution, ("maze",), "maze")
     grid = solution["maze"]
     require_grid(grid, "maze", "maze")
-    if any(v not in (0, 1) for row in grid for v in row):
+    if any(type(v) is not int or v not in (0, 1) for row in grid for v in row):
         raise PuzzleError("maze: 'maze' cells must be 0 (empty) or 1 (obstacle)")
     return grid
 
@@ -160,6 +177,7 @@ def carve(rows: int, cols: int, rng: random.Random) -> list[list[int]]:
 
 class Maze(Puzzle):
     name = "maze"
+    claim_pattern = r"(?<!\w)(?:row \d+:(?: \d+\b)+|(?:entry|exit) cell is row \d+, column \d+\b)"
 
     def solve(self, solution: dict, question: str) -> str:
         asked = asked_quantity(question)
@@ -183,6 +201,38 @@ class Maze(Puzzle):
         start, goal = openings(grid)
         return [*_row_facts(grid), _cell_fact("entry", start), _cell_fact("exit", goal)]
 
+    def start_state(self, solution: dict) -> dict:
+        return {"maze": [list(row) for row in _grid(solution)]}
+
+    def parse(self, text: str) -> dict | None:
+        """The grid stated as describe states it: "R rows and C columns", then rows 0..R-1 of
+        C cells 0/1 each; the entry and exit cells, where stated, must be the grid's. None
+        unless the rows are complete and the maze has an entrance, an exit and a path."""
+        if not isinstance(text, str):
+            return None
+        text = normalize(text)
+        dims = set(re.findall(r"(\d+) rows and (\d+) columns", text))
+        if len(dims) != 1:
+            return None
+        n_rows, n_cols = map(int, dims.pop())
+        rows: dict[int, list[int]] = {}
+        for r, cells in re.findall(_ROW, text):
+            values = [int(v) for v in cells.split()]
+            if rows.setdefault(int(r), values) != values:
+                return None  # one row stated twice, differently
+        if sorted(rows) != list(range(n_rows)) or any(len(v) != n_cols or set(v) - {0, 1} for v in rows.values()):
+            return None
+        grid = [rows[r] for r in range(n_rows)]
+        try:
+            cells = dict(zip(("entry", "exit"), openings(grid)))
+            shortest_path(grid)
+        except PuzzleError:
+            return None
+        for kind, r, c in re.findall(_OPENING, text):
+            if (int(r), int(c)) != cells[kind]:
+                return None
+        return {"maze": grid}
+
     def sample(self, rng: random.Random) -> tuple[dict, str]:
         rows, cols = rng.choice(SIDES), rng.choice(SIDES)
         grid = carve(rows, cols, rng)
@@ -196,12 +246,11 @@ class Maze(Puzzle):
             "right_turns": right,
             "total_turns": left + right,
         }
-        question = PREAMBLE.format(rows=rows, columns=cols) + ASKS[rng.choice(sorted(ASKS))]
-        return solution, question
+        kind = rng.choices(list(KIND_WEIGHTS), weights=list(KIND_WEIGHTS.values()))[0]
+        return solution, PREAMBLE.format(rows=rows, columns=cols) + ASKS[kind]
 
     def options(self, answer: str, solution: dict, rng: random.Random) -> list[str]:
-        gold = int(answer)
-        return integer_options(answer, rng, 0, max(gold * 2, gold + 6))
+        return banded_options(answer, rng)
 
     def render(self, solution: dict, size: int) -> Image.Image:
         """Black obstacles, white cells with faint grid lines, a green arrow into the

@@ -3,29 +3,48 @@
 State (released keys): `ids` (the characters: empty ".", brick "#", box "B", person
 "S", target "T"), `timestep` ({"grid_0": initial grid, "grid_1": ..., one grid per
 push of an optimal solution}), `target` ([row, column]) and `box_location` (the box's
-cells along that solution, start included). The answer is computed from `grid_0` alone
-by breadth-first search over (box cell, player region) states, one layer per push.
+cells along that solution, start included). The start state is `grid_0` read through
+`ids` (written in the characters above whatever `ids` says): the answer is computed from
+it alone by breadth-first search over (box cell, player region) states, one layer per
+push. `target` repeats the flag's cell and must agree where present; the later grids and
+`box_location` are one optimal solution among several, so they are never read.
 
 The released later grids follow one rule, which `sample` reproduces: they are `grid_0`
 with the "S" and "B" characters erased (so those cells read ""), the box drawn at
 `box_location[t]` and the player behind it, at `box_location[t - 1]`.
 
+Sampling follows the AlgoPuzzleVQA generator (`generation/move_box.py`): it draws the
+answer uniformly from 1-5 first, then redraws whole warehouses until the minimum push
+count equals it. A warehouse is 6 x 6 with brick borders; 10-15 (uniform) of the 16 inner
+cells are open, the box, the player and the flag on three of them at random, and the
+other inner cells are bricks. Options follow the released records (`banded_options`:
+three of the other values 1-5). What differs: a seeded `random.Random`, and duplicates
+are left to the caller.
+
 >>> grid = [list("#####"), list("#S.T#"), list("#.B.#"), list("#...#"), list("#####")]
->>> min_pushes(grid, IDS)
-[(2, 2), (2, 3), (1, 3)]
+>>> min_pushes(grid)
+[(2, 2), (1, 2), (1, 3)]
 """
 
 from __future__ import annotations
 
 import functools
 import random
+import re
 from collections import deque
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, integer_options, require_grid, require_keys, require_size
+from visreason.puzzles.base import (
+    Puzzle,
+    PuzzleError,
+    banded_options,
+    normalize,
+    require_grid,
+    require_keys,
+    require_size,
+)
 
-KEYS = ("ids", "timestep", "target", "box_location")
 IDS = {"empty": ".", "brick": "#", "box": "B", "person": "S", "target": "T"}
 SIDE = 6
 QUESTION = (
@@ -36,83 +55,145 @@ QUESTION = (
     "direction of the box by 1 grid. This is a push.\n2. The player cannot walk through the box.\n\n"
     "What is the minimum number of pushes to move the box to the end flag."
 )
-MOVES = ((0, 1), (1, 0), (0, -1), (-1, 0))
-WALL_COUNTS, WALL_WEIGHTS = (1, 2, 3, 4, 5, 6), (39, 32, 16, 7, 4, 2)  # inner bricks, as released
+OPEN_CELLS = (10, 15)  # inner cells the generator opens, uniform
+ANSWERS = (1, 5)  # the generator's answer range, uniform
+
+# Statements parse reads, in normalised text: a grid row (one character a cell), a position.
+_ROW = r"row (\d+):((?: \S(?!\S))+)"
+_WHERE = r"(box|player|target) at row (\d+), column (\d+)\b"
+_KIND = {"box": "box", "player": "person", "target": "target"}
+INNER = tuple((r, c) for r in range(1, SIDE - 1) for c in range(1, SIDE - 1))
 
 
-def _state(solution: dict) -> tuple[list[list[str]], dict, tuple, tuple, tuple]:
-    """(grid_0, ids, box, player, target) of a solution, validated."""
-    require_keys(solution, KEYS, "move_box")
+def could_need(box: tuple[int, int], target: tuple[int, int], pushes: int) -> bool:
+    """Whether a box can need exactly `pushes` pushes to the flag in a SIDE x SIDE warehouse with
+    brick borders; False only where it cannot. Every push moves the box one cell, so the distance
+    is at most `pushes` and of the same parity; a box beside the border stays on that line (there
+    is no floor on the far side to push it from)."""
+    distance = abs(box[0] - target[0]) + abs(box[1] - target[1])
+    if distance > pushes or distance % 2 != pushes % 2:
+        return False
+    return all(box[axis] not in (1, SIDE - 2) or target[axis] == box[axis] for axis in (0, 1))
+
+
+@functools.lru_cache(maxsize=8)
+def _pairs(pushes: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The (box, flag) cells of the inner square for which `could_need(box, flag, pushes)`."""
+    return [(b, t) for b in INNER for t in INNER if b != t and could_need(b, t, pushes)]
+
+
+def _state(solution: dict) -> tuple[list[list[str]], tuple, tuple, tuple]:
+    """(grid_0 in the characters of IDS, box, player, target) of a solution, validated."""
+    require_keys(solution, ("ids", "timestep"), "move_box")
     ids, steps = solution["ids"], solution["timestep"]
     require_keys(ids, tuple(IDS), "move_box ids")
+    kind_of = {ids[k]: k for k in IDS if isinstance(ids[k], str)}
+    if len(kind_of) != len(IDS):
+        raise PuzzleError(f"move_box: 'ids' must give the {len(IDS)} kinds distinct characters, got {ids}")
     if not isinstance(steps, dict) or "grid_0" not in steps:
         raise PuzzleError("move_box: 'timestep' must be a dict holding the initial grid 'grid_0'")
     grid = steps["grid_0"]
     require_grid(grid, "grid_0", "move_box")
+    unknown = sorted({repr(v) for row in grid for v in row if not isinstance(v, str) or v not in kind_of})
+    if unknown:
+        raise PuzzleError(f"move_box: 'grid_0' holds characters that 'ids' does not name: {', '.join(unknown)}")
+    grid = [[IDS[kind_of[v]] for v in row] for row in grid]
     found = {}
     for kind in ("box", "person", "target"):
-        cells = [(r, c) for r, row in enumerate(grid) for c, v in enumerate(row) if v == ids[kind]]
+        cells = [(r, c) for r, row in enumerate(grid) for c, v in enumerate(row) if v == IDS[kind]]
         if len(cells) != 1:
             raise PuzzleError(f"move_box: 'grid_0' must hold exactly one {kind} {ids[kind]!r}, found {len(cells)}")
         found[kind] = cells[0]
-    if list(found["target"]) != list(solution["target"]):
+    if "target" in solution and solution["target"] != list(found["target"]):
         raise PuzzleError(f"move_box: 'target' {solution['target']} disagrees with grid_0's target {found['target']}")
-    return grid, ids, found["box"], found["person"], found["target"]
+    return grid, found["box"], found["person"], found["target"]
 
 
-def min_pushes(grid: list[list[str]], ids: dict) -> list[tuple[int, int]]:
-    """The box's cells along a solution with the fewest pushes (start included).
-
-    Raises PuzzleError when the box cannot reach the target."""
+def min_pushes(grid: list[list[str]]) -> list[tuple[int, int]]:
+    """The box's cells along a solution with the fewest pushes (start included), on a grid in
+    the characters of IDS. Raises PuzzleError when the box cannot reach the target."""
     find = {v: (r, c) for r, row in enumerate(grid) for c, v in enumerate(row)}
-    paths = push_paths(grid, ids, find[ids["box"]], find[ids["person"]], stop_at=find[ids["target"]])
-    if find[ids["target"]] not in paths:
+    floor = [(r, c) for r, row in enumerate(grid) for c, v in enumerate(row) if v != IDS["brick"]]
+    board = Board(len(grid), len(grid[0]), floor)
+    path = board.path(*(board.index(find[IDS[kind]]) for kind in ("box", "person", "target")))
+    if path is None:
         raise PuzzleError("move_box: the box cannot be pushed onto the target")
-    return paths[find[ids["target"]]]
+    return [board.cell(i) for i in path]
 
 
-def push_paths(grid, ids, box, player, stop_at=None) -> dict[tuple[int, int], list[tuple[int, int]]]:
-    """For every cell the box can reach: the box's cells along a fewest-pushes route there.
+class Board:
+    """A rows x cols grid whose `floor` cells (the non-brick ones) are one bit mask, cell (r, c)
+    at bit r * cols + c: the player's reach is then a few shifts and ands, not a walk over sets
+    (the sampler runs hundreds of searches for some puzzles)."""
 
-    Breadth-first search over states (box cell, player region), one layer per push; the
-    player region is named by its smallest cell. Stops early once `stop_at` is reached."""
-    free = {(r, c) for r, row in enumerate(grid) for c, v in enumerate(row) if v != ids["brick"]}
-    near = {(r, c): [(r + dr, c + dc) for dr, dc in MOVES if (r + dr, c + dc) in free] for r, c in free}
+    def __init__(self, rows: int, cols: int, floor):
+        self.rows, self.cols = rows, cols
+        self.free = sum(1 << (r * cols + c) for r, c in floor)
+        first_column = sum(1 << (r * self.cols) for r in range(self.rows))
+        everything = (1 << (self.rows * self.cols)) - 1
+        # shifting a row's last cell left (or its first right) would wrap into the next row
+        self.not_first, self.not_last = everything & ~first_column, everything & ~(first_column << (self.cols - 1))
 
-    def region(start: tuple[int, int], box: tuple[int, int]) -> set:
-        seen, todo = {start, box}, [start]
-        while todo:
-            for n in near[todo.pop()]:
-                if n not in seen:
-                    seen.add(n)
-                    todo.append(n)
-        seen.discard(box)
+    def index(self, cell: tuple[int, int]) -> int:
+        return cell[0] * self.cols + cell[1]
+
+    def cell(self, index: int) -> tuple[int, int]:
+        return divmod(index, self.cols)
+
+    def reach(self, start: int, box: int) -> int:
+        """The cells the player reaches from cell `start` with the box on cell `box` (a mask)."""
+        floor, region = self.free & ~(1 << box), 1 << start
+        while True:
+            grown = region | (
+                floor
+                & (
+                    (region << 1) & self.not_first
+                    | (region >> 1) & self.not_last
+                    | region << self.cols
+                    | region >> self.cols
+                )
+            )
+            if grown == region:
+                return region
+            region = grown
+
+    def search(self, box: int, player: int, goal: int | None = None, max_pushes: int | None = None) -> dict:
+        """Breadth-first search over states (box cell, player region), one layer per push:
+        state -> (parent state, pushes). Stops once the box reaches `goal`, or at `max_pushes`.
+        Pushes are tried in the generator's order, so that among equally short routes it finds
+        the generator's: the released push path of all 100 records."""
+        start = (box, self.reach(player, box))
+        seen = {start: (None, 0)}
+        queue = deque([start])
+        n = self.rows * self.cols
+        while queue:
+            state = queue.popleft()
+            (box, region), pushes = state, seen[state][1]
+            if pushes == max_pushes:
+                continue
+            column = box % self.cols
+            for step in (self.cols, -self.cols, 1, -1):  # the generator's order: down, up, right, left
+                behind, ahead = box - step, box + step
+                if not (0 <= behind < n and 0 <= ahead < n) or (abs(step) == 1 and column in (0, self.cols - 1)):
+                    continue
+                if region >> behind & 1 and self.free >> ahead & 1:
+                    nxt = (ahead, self.reach(box, ahead))
+                    if nxt not in seen:
+                        seen[nxt] = (state, pushes + 1)
+                        if ahead == goal:
+                            return seen
+                        queue.append(nxt)
         return seen
 
-    start = (box, min(region(player, box)))
-    parent = {start: None}
-    first = {box: start}
-    queue = deque([start])
-    while queue and stop_at not in first:
-        state = queue.popleft()
-        box, rep = state
-        reach = region(rep, box)
-        for dr, dc in MOVES:
-            behind, ahead = (box[0] - dr, box[1] - dc), (box[0] + dr, box[1] + dc)
-            if behind in reach and ahead in free:
-                nxt = (ahead, min(region(box, ahead)))
-                if nxt not in parent:
-                    parent[nxt] = state
-                    first.setdefault(ahead, nxt)
-                    queue.append(nxt)
-    paths = {}
-    for cell, state in first.items():
+    def path(self, box: int, player: int, goal: int, max_pushes: int | None = None) -> list[int] | None:
+        """The box's cells along a fewest-pushes route to `goal` (start included), or None."""
+        seen = self.search(box, player, goal, max_pushes)
+        state = next((s for s in seen if s[0] == goal), None)
         path = []
         while state is not None:
             path.append(state[0])
-            state = parent[state]
-        paths[cell] = path[::-1]
-    return paths
+            state = seen[state][0]
+        return path[::-1] or None
 
 
 def timesteps(grid: list[list[str]], path: list[tuple[int, int]], ids: dict) -> dict:
@@ -129,18 +210,55 @@ def timesteps(grid: list[list[str]], path: list[tuple[int, int]], ids: dict) -> 
 
 class MoveBox(Puzzle):
     name = "move_box"
+    # A row is its cells, one symbol each, up to whitespace, ";" or "," (facts may be listed inline).
+    claim_pattern = r"(?<!\w)(?:row \d+:(?: [^\s;,](?=[\s;,]|$))+|(?:box|player|target) at row \d+, column \d+\b)"
 
     def solve(self, solution: dict, question: str) -> str:
-        if "minimum number of pushes" not in " ".join(question.lower().split()):
+        if not isinstance(question, str) or "minimum number of pushes" not in normalize(question):
             raise PuzzleError(
-                f"move_box: the question does not ask for the minimum number of pushes: {question[-120:]!r}"
+                f"move_box: the question does not ask for the minimum number of pushes: {str(question)[-120:]!r}"
             )
-        grid, ids, *_ = _state(solution)
-        return str(len(min_pushes(grid, ids)) - 1)
+        grid, *_ = _state(solution)
+        return str(len(min_pushes(grid)) - 1)
+
+    def start_state(self, solution: dict) -> dict:
+        grid, *_ = _state(solution)
+        return {"grid_0": grid}
+
+    def parse(self, text: str) -> dict | None:
+        """The warehouse stated as describe states it: "R x C storekeeper grid", then rows 0..R-1
+        of C characters each (# wall, . floor, B box, S player, T flag, any case); the box,
+        player and target cells, where stated, must be the grid's. None unless the rows are
+        complete and the box can be pushed onto the flag."""
+        if not isinstance(text, str):
+            return None
+        text = normalize(text)
+        dims = set(re.findall(r"(\d+) x (\d+) storekeeper grid", text))
+        if len(dims) != 1:
+            return None
+        n_rows, n_cols = map(int, dims.pop())
+        chars = {v.lower(): v for v in IDS.values()}
+        rows: dict[int, list[str]] = {}
+        for r, cells in re.findall(_ROW, text):
+            values = [chars.get(v, "?") for v in cells.split()]
+            if rows.setdefault(int(r), values) != values:
+                return None  # one row stated twice, differently
+        if sorted(rows) != list(range(n_rows)) or any(len(v) != n_cols or "?" in v for v in rows.values()):
+            return None
+        solution = {"ids": dict(IDS), "timestep": {"grid_0": [rows[r] for r in range(n_rows)]}}
+        try:
+            grid, box, player, target = _state(solution)
+            min_pushes(grid)
+        except PuzzleError:
+            return None
+        cells = {"box": box, "person": player, "target": target}
+        if any((int(r), int(c)) != cells[_KIND[kind]] for kind, r, c in re.findall(_WHERE, text)):
+            return None
+        return solution
 
     def describe(self, solution: dict) -> str:
-        grid, ids, *_ = _state(solution)
-        legend = ", ".join(f"{ids[k]} {word}" for k, word in _WORDS.items())
+        grid, *_ = _state(solution)
+        legend = ", ".join(f"{IDS[k]} {word}" for k, word in _WORDS.items())
         facts = self.facts(solution)
         header = (
             f"A {len(grid)} x {len(grid[0])} storekeeper grid, rows numbered from 0 at the top and columns "
@@ -149,33 +267,31 @@ class MoveBox(Puzzle):
         return "\n".join([header, *facts[:-3], "; ".join(facts[-3:]) + "."])
 
     def facts(self, solution: dict) -> list[str]:
-        grid, _, box, player, target = _state(solution)
+        grid, box, player, target = _state(solution)
         rows = [f"row {r}: {' '.join(row)}" for r, row in enumerate(grid)]
         where = {"box": box, "player": player, "target": target}
         return [*rows, *(f"{kind} at row {r}, column {c}" for kind, (r, c) in where.items())]
 
     def sample(self, rng: random.Random) -> tuple[dict, str]:
-        """A 6 x 6 warehouse whose minimum push count is drawn uniformly from 1-5 (as
-        released): place bricks, box and player, then put the flag on a cell the box
-        reaches in exactly that many pushes (the flag does not change the game)."""
-        wanted = rng.randint(1, 5)
-        inner = [(r, c) for r in range(1, SIDE - 1) for c in range(1, SIDE - 1)]
+        """The generator's draw: the answer first, then warehouses until one needs exactly that many
+        pushes. Box and flag are drawn among the pairs that can need that many (`_pairs`), the rest
+        as the generator draws it: the same distribution, with far fewer searches."""
+        wanted = rng.randint(*ANSWERS)
+        pairs = _pairs(wanted)
         while True:
-            grid = [[IDS["brick"] if min(r, c) == 0 or max(r, c) == SIDE - 1 else IDS["empty"] for c in range(SIDE)]
-                    for r in range(SIDE)]  # fmt: skip
-            walls = rng.choices(WALL_COUNTS, WALL_WEIGHTS)[0]
-            picked = rng.sample(inner, walls + 2)
-            for r, c in picked[:walls]:
-                grid[r][c] = IDS["brick"]
-            box, player = picked[walls:]
-            grid[box[0]][box[1]], grid[player[0]][player[1]] = IDS["box"], IDS["person"]
-            paths = push_paths(grid, IDS, box, player)
-            ends = sorted(cell for cell, path in paths.items() if len(path) - 1 == wanted and cell != player)
-            if ends:
+            open_cells = rng.randint(*OPEN_CELLS)
+            box, target = rng.choice(pairs)
+            player, *floor = rng.sample([c for c in INNER if c not in (box, target)], open_cells - 2)
+            board = Board(SIDE, SIDE, [box, target, player, *floor])
+            path = board.path(board.index(box), board.index(player), board.index(target), max_pushes=wanted)
+            if path is not None and len(path) - 1 == wanted:
                 break
-        target = rng.choice(ends)
-        grid[target[0]][target[1]] = IDS["target"]
-        path = paths[target]
+        grid = [[IDS["brick"]] * SIDE for _ in range(SIDE)]
+        for r, c in floor:
+            grid[r][c] = IDS["empty"]
+        for (r, c), kind in ((box, "box"), (player, "person"), (target, "target")):
+            grid[r][c] = IDS[kind]
+        path = [board.cell(i) for i in path]
         solution = {
             "ids": dict(IDS),
             "timestep": timesteps(grid, path, IDS),
@@ -185,12 +301,12 @@ class MoveBox(Puzzle):
         return solution, QUESTION.format(rows=SIDE, cols=SIDE)
 
     def options(self, answer: str, solution: dict, rng: random.Random) -> list[str]:
-        return integer_options(answer, rng, 1, max(5, int(answer) + 3))
+        return banded_options(answer, rng)
 
     def render(self, solution: dict, size: int) -> Image.Image:
         """Brick walls, a cardboard box, a person and a chequered flag on white cells."""
         require_size(size, self.name)
-        grid, ids, box, player, target = _state(solution)
+        grid, box, player, target = _state(solution)
         rows, cols = len(grid), len(grid[0])
         cell = max(4, int(size * 0.89 / max(rows, cols)))
         x0, y0 = (size - cell * cols) // 2, (size - cell * rows) // 2
@@ -198,7 +314,7 @@ class MoveBox(Puzzle):
         brick = _sprite("brick", cell)
         for r, row in enumerate(grid):
             for c, v in enumerate(row):
-                if v == ids["brick"]:
+                if v == IDS["brick"]:
                     image.paste(brick, (x0 + c * cell, y0 + r * cell))
         for kind, (r, c) in (("flag", target), ("box", box), ("person", player)):
             if kind == "flag" and target in (box, player):

@@ -2,8 +2,18 @@
 
 State (released keys): `rows` = `columns` = n (8, 9 or 10), `given_queen_positions`
 (n - 2 [row, column] squares, sorted) and the derived `missing_queen_positions` (the 2
-squares that complete the board, sorted). The solver ignores the derived key: it places
-the two queens by backtracking and refuses a board with no or an ambiguous completion.
+squares that complete the board, sorted). The start state is the board size and the
+given queens; the solver never reads the derived key: it places the two queens by
+backtracking and refuses a board with no completion, or with completions at different
+distances. (With two queens missing there is no such board: the other completion, where
+it exists, swaps the two columns, which keeps the distance.)
+
+Sampling follows the AlgoPuzzleVQA generator (`generation/n_queens.py`): n is 8, 9 or 10
+in the released proportions 30/35/35, the solution uniform among all n-queens solutions,
+and the two removed queens a uniform pair; like the generator, we keep the about 0.7% of
+boards that have a second completion. Options follow the released records: the answer
+and three other values of 3-15. What differs: a seeded `random.Random`, sizes drawn with
+those weights rather than in fixed blocks of 30/35/35, and duplicates left to the caller.
 
 >>> given = [[0, 6], [1, 2], [3, 5], [4, 7], [5, 4], [7, 3]]
 >>> completions(8, given)
@@ -18,10 +28,13 @@ import re
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, integer_options, require_keys, require_size
+from visreason.puzzles.base import Puzzle, PuzzleError, normalize, require_keys, require_size, uniform_options
 
-KEYS = ("rows", "columns", "given_queen_positions", "missing_queen_positions")
+KEYS = ("rows", "columns", "given_queen_positions")  # the start state; `missing_queen_positions` is derived
 SIZES, SIZE_WEIGHTS = (8, 9, 10), (30, 35, 35)  # as released
+OPTION_RANGE = (3, 15)  # the released distractors, for every board size
+_SIZE = r"(?<!\w)(\d+) x (\d+) squares"
+_QUEEN = r"queen at row (\d+), column (\d+)\b"
 QUESTION = (
     "You are given {article} {n} * {n} chessboard. The Manhattan distance between two squares in a chessboard is "
     "equal to the minimal number of orthogonal King moves between these squares on the otherwise empty board. "
@@ -37,12 +50,24 @@ def _board(solution: dict) -> tuple[int, list[tuple[int, int]]]:
     """(n, given queens) of a solution, validated."""
     require_keys(solution, KEYS, "n_queens")
     n, cols = solution["rows"], solution["columns"]
-    if not (isinstance(n, int) and 4 <= n <= 26 and n == cols):
+    if not (type(n) is int and 4 <= n <= 26 and n == cols):
         raise PuzzleError(f"n_queens: 'rows' and 'columns' must be the same integer in 4-26, got {n!r} x {cols!r}")
-    given = [tuple(q) for q in solution["given_queen_positions"]]
-    if not all(len(q) == 2 and all(isinstance(v, int) and 0 <= v < n for v in q) for q in given):
+    given = solution["given_queen_positions"]
+    if not isinstance(given, list) or not all(
+        isinstance(q, (list, tuple)) and len(q) == 2 and all(type(v) is int and 0 <= v < n for v in q) for q in given
+    ):
         raise PuzzleError(f"n_queens: 'given_queen_positions' must be [row, column] squares on the {n} x {n} board")
-    return n, given
+    return n, [tuple(q) for q in given]
+
+
+def _distance(n: int, given: list) -> int:
+    """The Manhattan distance between the two missing queens; PuzzleError if it is not one number."""
+    if n - len(given) != 2:
+        raise PuzzleError(f"n_queens: expected 2 missing queens on the {n} x {n} board, {n - len(given)} are missing")
+    distances = {abs(a[0] - b[0]) + abs(a[1] - b[1]) for a, b in completions(n, given)}
+    if len(distances) != 1:
+        raise PuzzleError(f"n_queens: the given queens have {'no' if not distances else 'an ambiguous'} completion")
+    return distances.pop()
 
 
 def completions(n: int, given: list) -> list[list[tuple[int, int]]]:
@@ -79,25 +104,45 @@ def all_solutions(n: int) -> tuple[tuple[int, ...], ...]:
 
 class NQueens(Puzzle):
     name = "n_queens"
+    claim_pattern = r"(?<!\w)(?:\d+ x \d+ squares|queen at row \d+, column \d+\b)"
 
     def solve(self, solution: dict, question: str) -> str:
-        text = " ".join(question.lower().split())
+        text = normalize(question) if isinstance(question, str) else ""
         if "manhattan distance" not in text or "two remaining" not in text:
             raise PuzzleError(
                 f"n_queens: the question does not ask for the Manhattan distance between the two remaining "
-                f"queens: {question[-120:]!r}"
+                f"queens: {str(question)[-120:]!r}"
             )
         n, given = _board(solution)
         asked = re.search(r"(\d+)\s*\*\s*(\d+)\s+chessboard", text)
         if asked and (int(asked.group(1)), int(asked.group(2))) != (n, n):
             raise PuzzleError(f"n_queens: the question's board {asked.group(0)!r} is not the solution's {n} x {n}")
-        if n - len(given) != 2:
-            missing = n - len(given)
-            raise PuzzleError(f"n_queens: expected 2 missing queens on the {n} x {n} board, {missing} are missing")
-        distances = {abs(a[0] - b[0]) + abs(a[1] - b[1]) for a, b in completions(n, given)}
-        if len(distances) != 1:
-            raise PuzzleError(f"n_queens: the given queens have {'no' if not distances else 'an ambiguous'} completion")
-        return str(distances.pop())
+        return str(_distance(n, given))
+
+    def start_state(self, solution: dict) -> dict:
+        n, given = _board(solution)
+        return {"n": n, "queens": sorted([r, c] for r, c in given)}
+
+    def parse(self, text: str) -> dict | None:
+        """The board stated as describe states it: "n x n squares" and the n - 2 given queens
+        ("queen at row r, column c"; "with k queens already placed", where stated, must count
+        them). None unless that is a board whose two missing queens can be placed."""
+        if not isinstance(text, str):
+            return None
+        text = normalize(text)
+        sizes = set(re.findall(_SIZE, text))
+        if len(sizes) != 1:
+            return None
+        n, cols = map(int, sizes.pop())
+        queens = sorted({(int(r), int(c)) for r, c in re.findall(_QUEEN, text)})
+        if any(int(k) != len(queens) for k in re.findall(r"with (\d+) queens already placed", text)):
+            return None
+        solution = {"rows": n, "columns": cols, "given_queen_positions": [list(q) for q in queens]}
+        try:
+            _distance(*_board(solution))
+        except PuzzleError:
+            return None
+        return solution
 
     def describe(self, solution: dict) -> str:
         n, given = _board(solution)
@@ -112,14 +157,11 @@ class NQueens(Puzzle):
         return [f"{n} x {n} squares"] + [f"queen at row {r}, column {c}" for r, c in given]
 
     def sample(self, rng: random.Random) -> tuple[dict, str]:
-        """A random full solution with two queens removed, so that the completion is unique."""
+        """A uniform random full solution with a uniform pair of its queens removed."""
         n = rng.choices(SIZES, SIZE_WEIGHTS)[0]
-        while True:
-            cols = rng.choice(all_solutions(n))
-            missing = sorted(rng.sample(range(n), 2))
-            given = [[r, c] for r, c in enumerate(cols) if r not in missing]
-            if len(completions(n, given)) == 1:
-                break
+        cols = rng.choice(all_solutions(n))
+        missing = sorted(rng.sample(range(n), 2))
+        given = [[r, c] for r, c in enumerate(cols) if r not in missing]
         solution = {
             "rows": n,
             "columns": n,
@@ -130,8 +172,8 @@ class NQueens(Puzzle):
         return solution, QUESTION.format(article=article, n=n, given=n - 2)
 
     def options(self, answer: str, solution: dict, rng: random.Random) -> list[str]:
-        n = solution["rows"]
-        return integer_options(answer, rng, 3, 2 * (n - 1))  # non-attacking squares are >= 3 apart
+        """The answer and 3 distinct others of 3-15, uniformly, as released."""
+        return uniform_options(answer, rng, *OPTION_RANGE)
 
     def render(self, solution: dict, size: int) -> Image.Image:
         """A yellow-orange chequered board (top-left square light) with white queens."""

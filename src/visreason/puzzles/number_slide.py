@@ -12,12 +12,27 @@ takes its place). The released records ask, after exactly N moves:
    number|sum of numbers in|of the row|column which now has the open position?": after
    that one sequence, over the tiles of that line (the open position is not a number).
 
-All three were checked against the 100 released records.
+All three were checked against the 100 released records. The start state is
+`starting_grid`; `total_moves` repeats the question's move count (checked where present),
+and `path_track`, `possible_states` and `unique_positions` are derived (never read).
+
+Sampling follows the AlgoPuzzleVQA generator (`generation/number_slide.py`): the size is
+3, 4 or 5 with weights 0.25/0.45/0.3 and the tiles a uniform shuffle; the question kind is
+unique positions, an extreme sum or a move sequence with weights 0.25/0.35/0.4, and the
+move count 1-3 (0.25/0.45/0.3), 1-4 (0.2/0.33/0.33/0.16) or 2-4 (0.25/0.35/0.4) by kind. A
+sum question asks about a (minimum or maximum, line) whose extreme at most 2 move
+sequences reach (`sum_questions`; any line if none is), a sequence question about a
+uniform legal sequence, its statistic and line uniform. Options follow the released
+records (`banded_options`). What differs: a seeded `random.Random`, a redraw where the
+generator would fail (no line qualifies even at 100 sequences), and duplicates are left
+to the caller.
 
 >>> p = NumberSlide()
 >>> sol = {"starting_grid": [[1, 2, 3], [4, 5, 6], [7, 8, 0]], "total_moves": 1}
 >>> p.solve(sol, "... perform exactly 1 move. How many unique final board positions can you reach?")
 '2'
+>>> p.parse(p.describe(sol))
+{'starting_grid': [[1, 2, 3], [4, 5, 6], [7, 8, 0]]}
 """
 
 from __future__ import annotations
@@ -28,7 +43,7 @@ import re
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, font, integer_options, require_keys, require_size
+from visreason.puzzles.base import Puzzle, PuzzleError, banded_options, font, normalize, require_keys, require_size
 
 # Direction of the open position -> (row step, column step). The order is the one the
 # released `path_track` keys enumerate in.
@@ -49,6 +64,14 @@ SEQUENCE_Q = (
 )
 SIDES = {"top": "row", "bottom": "row", "left": "column", "right": "column"}
 SEQUENCE_STATS = ("maximum number in", "minimum number in", "sum of numbers of")
+
+# The generator's weights: board size; question kind; move count by kind.
+SIZE_WEIGHTS = {3: 0.25, 4: 0.45, 5: 0.3}
+KIND_WEIGHTS = {"unique": 0.25, "sum": 0.35, "sequence": 0.4}
+MOVE_WEIGHTS = {"unique": {1: 0.25, 2: 0.45, 3: 0.3}, "sum": {1: 0.2, 2: 0.33, 3: 0.33, 4: 0.16},
+                "sequence": {2: 0.25, 3: 0.35, 4: 0.4}}  # fmt: skip
+RARE, ANY = 2, 100  # a sum question's extreme must be reached by at most RARE sequences, else ANY
+_ROW = r"row (\d+):((?: \d+\b)+)"
 
 MOVES_RE = re.compile(r"perform exactly (\d+) moves?\b")
 UNIQUE_RE = re.compile(r"how many unique final board positions")
@@ -113,8 +136,29 @@ def line_values(grid: Grid, side: str) -> list[int]:
     }[side]
 
 
+def sum_questions(finals: list[Grid], threshold: int = RARE) -> list[tuple[str, str]]:
+    """The (extreme, side) pairs a sum question may ask about, in the generator's order: those whose
+    extreme sum at most `threshold` of the final grids (one per move sequence) reach.
+
+    >>> sum_questions([[[1, 2], [3, 0]], [[1, 0], [3, 2]], [[0, 1], [3, 2]]])[:3]
+    [('minimum', 'top'), ('maximum', 'top'), ('minimum', 'left')]
+    """
+    out = []
+    for side in ("top", "left", "bottom", "right"):
+        sums = [sum(line_values(final, side)) for final in finals]
+        for extreme, value in (("minimum", min(sums)), ("maximum", max(sums))):
+            if sums.count(value) <= threshold:
+                out.append((extreme, side))
+    return out
+
+
+def _pick(rng: random.Random, weights: dict):
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
 class NumberSlide(Puzzle):
     name = "number_slide"
+    claim_pattern = r"(?<!\w)row \d+:(?: \d+\b)+"
 
     def solve(self, solution: dict, question: str) -> str:
         grid = parse_grid(solution)
@@ -165,27 +209,56 @@ class NumberSlide(Puzzle):
     def facts(self, solution: dict) -> list[str]:
         return [f"row {i + 1}: " + " ".join(map(str, row)) for i, row in enumerate(parse_grid(solution))]
 
+    def start_state(self, solution: dict) -> dict:
+        return {"starting_grid": parse_grid(solution)}
+
+    def parse(self, text: str) -> dict | None:
+        """The board stated as describe states it: "an n x n sliding puzzle board" where stated, and
+        rows 1..n of n numbers each, 0..n*n-1 once each. None unless the rows make such a board."""
+        if not isinstance(text, str):
+            return None
+        text = normalize(text)
+        rows: dict[int, list[int]] = {}
+        for r, cells in re.findall(_ROW, text):
+            values = [int(v) for v in cells.split()]
+            if rows.setdefault(int(r), values) != values:
+                return None  # one row stated twice, differently
+        n = len(rows)
+        sizes = {(int(a), int(b)) for a, b in re.findall(r"(\d+) x (\d+) sliding puzzle", text)}
+        if sizes - {(n, n)} or sorted(rows) != list(range(1, n + 1)):
+            return None
+        solution = {"starting_grid": [rows[r] for r in range(1, n + 1)]}
+        try:
+            parse_grid(solution)
+        except PuzzleError:
+            return None
+        return solution
+
     def sample(self, rng: random.Random) -> tuple[dict, str]:
-        n = rng.choices((3, 4, 5), weights=(25, 47, 28))[0]
-        cells = list(range(n * n))
-        rng.shuffle(cells)
-        grid = [cells[i * n : (i + 1) * n] for i in range(n)]
-        kind = rng.choices(("unique", "sum", "sequence"), weights=(30, 35, 35))[0]
-        moves = rng.randint(2, 4) if kind == "sequence" else rng.randint(1, 3 if kind == "unique" else 4)
-        paths = all_paths(grid, moves)
+        while True:
+            n, kind = _pick(rng, SIZE_WEIGHTS), _pick(rng, KIND_WEIGHTS)
+            moves = _pick(rng, MOVE_WEIGHTS[kind])
+            cells = list(range(n * n))
+            rng.shuffle(cells)
+            grid = [cells[i * n : (i + 1) * n] for i in range(n)]
+            paths = all_paths(grid, moves)
+            finals = [final for _, final in paths]
+            sums = (sum_questions(finals) or sum_questions(finals, ANY)) if kind == "sum" else None
+            if sums != []:
+                break  # the generator fails where no line qualifies: draw again
         solution = {
             "starting_grid": grid,
             "total_moves": moves,
             "path_track": {", ".join(p): final for p, final in paths},
-            "possible_states": [final for _, final in paths],
-            "unique_positions": len({json.dumps(final) for _, final in paths}),
+            "possible_states": finals,
+            "unique_positions": len({json.dumps(final) for final in finals}),
         }
         prefix = QUESTION_PREFIX.format(n=n, tiles=n * n - 1, moves=moves, move_word="move" if moves == 1 else "moves")
         if kind == "unique":
             question = prefix + UNIQUE_Q
         elif kind == "sum":
-            side = rng.choice(list(SIDES))
-            question = prefix + SUM_Q.format(extreme=rng.choice(("maximum", "minimum")), side=side, line=SIDES[side])
+            extreme, side = rng.choice(sums)
+            question = prefix + SUM_Q.format(extreme=extreme, side=side, line=SIDES[side])
         else:
             seq = rng.choice(paths)[0]
             question = prefix + SEQUENCE_Q.format(
@@ -218,5 +291,4 @@ class NumberSlide(Puzzle):
         return img
 
     def options(self, answer: str, solution: dict, rng: random.Random) -> list[str]:
-        gold = int(answer)
-        return integer_options(answer, rng, 1, max(gold + 10, 12))
+        return banded_options(answer, rng)

@@ -1,6 +1,15 @@
 """Rotting kiwi: every minute the fresh kiwis 4-adjacent to a rotten one rot; the minutes until
-no fresh kiwi is left, by simulating from `timestep["minute_0"]` (the later minutes of the
-record are never read).
+no fresh kiwi is left, by simulating from `timestep["minute_0"]`.
+
+State (released keys): `ids` (the cell codes: 0 empty, 1 fresh, 2 rotten) and `timestep`, whose
+`minute_0` is the grid the image shows; its later minutes are derived and never read.
+
+Sampling matches the AlgoPuzzleVQA generator (declare-lab/LLM-PuzzleTest,
+`AlgoPuzzleVQA/generation/rotting_kiwi.py`): a 3 x 3 grid, an answer d uniform in 1..6, then
+grids of 2..7 kiwis (uniformly many, on uniformly chosen cells, one of them rotten) drawn until
+one rots completely in exactly d minutes. What differs: a seeded `random.Random`, and duplicates
+are left to the caller. The generator writes no options; ours are drawn like the released ones,
+uniformly from 1..6.
 
 >>> RottingKiwi().solve({"ids": {"empty": 0, "fresh": 1, "rotten": 2},
 ...                      "timestep": {"minute_0": [[2, 1, 1], [0, 0, 1], [0, 0, 1]]}},
@@ -13,10 +22,19 @@ from __future__ import annotations
 import functools
 import math
 import random
+import re
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, integer_options, require_keys, require_question, require_size
+from visreason.puzzles.base import (
+    Puzzle,
+    PuzzleError,
+    normalize,
+    require_keys,
+    require_question,
+    require_size,
+    uniform_options,
+)
 
 IDS = {"empty": 0, "fresh": 1, "rotten": 2}
 SYMBOLS = {0: "_", 1: "F", 2: "R"}
@@ -26,7 +44,14 @@ QUESTION = (
     "the minimum number of minutes that must elapse until no cell has a fresh kiwi?"
 )
 ASKS = "minimum number of minutes"  # the phrase that identifies this category's question
-MAX_ANSWER = 6  # the released answers span 1..6
+MAX_ANSWER = 6  # the generator's answers span 1..6
+OPTION_VALUES = range(1, 7)  # the released options are all in 1..6
+# A fact: "row 2: R F _" (normalised: "row 2: r f _"); each symbol a whole word, so that the "r" of
+# a following "row" is not read as a cell.
+CLAIM = r"(?<!\w)row \d+: [rf_](?!\w)(?: [rf_](?!\w))*"
+ROW = re.compile(r"(?<!\w)row (\d+): ([rf_](?!\w)(?: [rf_](?!\w))*)")
+HEAD = re.compile(r"(?<!\w)(\d+) x (\d+) grid")
+CODES = {symbol.lower(): value for value, symbol in SYMBOLS.items()}
 
 Grid = list[list[int]]
 
@@ -90,6 +115,36 @@ class RottingKiwi(Puzzle):
     def facts(self, solution: dict) -> list[str]:
         return [f"row {i + 1}: " + " ".join(SYMBOLS[v] for v in row) for i, row in enumerate(parse_grid(solution))]
 
+    def start_state(self, solution: dict) -> list[list[int]]:
+        return parse_grid(solution)
+
+    claim_pattern = CLAIM
+
+    def parse(self, text: str) -> dict | None:
+        """The grid of "row i: R F _" statements, or None unless they state rows 1..n once each, all of
+        one length (and agree with "R x C grid" if stated), and every fresh kiwi rots in the end.
+
+        >>> RottingKiwi().parse("Row 1: R F, row 2: _ F")["timestep"]
+        {'minute_0': [[2, 1], [0, 1]]}
+        """
+        text = normalize(text)
+        rows: dict[int, list[int]] = {}
+        for i, cells in ROW.findall(text):
+            row = [CODES[c] for c in cells.split()]
+            if rows.setdefault(int(i), row) != row:
+                return None  # one row stated two ways
+        if not rows or sorted(rows) != list(range(1, len(rows) + 1)):
+            return None
+        grid = [rows[i] for i in range(1, len(rows) + 1)]
+        head = HEAD.search(text)
+        if any(len(row) != len(grid[0]) for row in grid) or (
+            head and (int(head[1]), int(head[2])) != (len(grid), len(grid[0]))
+        ):
+            return None
+        if any(v == 1 for row in simulate(grid)[-1] for v in row):
+            return None  # a fresh kiwi that never rots: the question has no answer
+        return {"ids": dict(IDS), "timestep": {"minute_0": grid}}
+
     def sample(self, rng: random.Random) -> tuple[dict, str]:
         """A 3 x 3 grid with one rotten kiwi and 2..7 empty cells, all of whose kiwis rot after d minutes
         (d uniform in 1..6)."""
@@ -126,7 +181,9 @@ class RottingKiwi(Puzzle):
         return img
 
     def options(self, answer: str, solution: dict, rng: random.Random) -> list[str]:
-        return integer_options(answer, rng, 1, max(int(answer) + 3, MAX_ANSWER))
+        """The answer and 3 distractors drawn uniformly from 1..6, like the released options (the
+        range widens only to hold an answer outside it)."""
+        return uniform_options(answer, rng, OPTION_VALUES[0], OPTION_VALUES[-1])
 
 
 @functools.lru_cache(maxsize=16)

@@ -1,7 +1,20 @@
-"""Tower of Hanoi between two arbitrary configurations: the minimum number of moves, by BFS.
+"""Tower of Hanoi between two configurations: the minimum number of moves, by BFS.
 
-Disks are numbered by size (1 the smallest) and each rod lists its disks bottom to top,
-as in the released records: `{"start_position": [[4, 1], [3, 2], [6, 5]], ...}`.
+State (released keys): `start_position` and `end_position`, each a list of rods that list their
+disks bottom to top, disks numbered by size (1 the smallest): `[[4, 1], [3, 2], [6, 5]]`; and the
+derived `moves` (the states of one shortest path), which the solver never reads. The image shows
+both configurations, so the start state is the pair.
+
+Sampling follows the AlgoPuzzleVQA generator (declare-lab/LLM-PuzzleTest,
+`AlgoPuzzleVQA/generation/tower_of_hanoi.py`): 3..6 disks with p = .13/.21/.33/.33 and a move count
+d in 1..6 with p = .18/.18/.17/.16/.16/.15; a path, half of the time the classic one (the full tower
+from rod 1 to rod 3), else the optimal path from a random configuration (each disk on a random rod)
+to the full tower on rod 3; the start a uniform state of that path and the end the state d moves
+after or before it (a coin when both exist); when neither exists, everything is drawn again. So
+start and end always lie on one optimal path to the full tower on rod 3, and the answer is d.
+What differs: a seeded `random.Random` instead of the global RNGs, a coin per puzzle for classic
+or random instead of the first and last 50 of 100, and duplicates are left to the caller. The
+generator writes no options; ours are drawn like the released ones, uniformly from 1..6.
 
 >>> TowerOfHanoi().solve({"start_position": [[3, 2, 1], [], []], "end_position": [[], [], [3, 2, 1]]},
 ...     "What is the minimum number of moves required to go from the starting to the ending configuration?")
@@ -11,19 +24,20 @@ as in the released records: `{"start_position": [[4, 1], [3, 2], [6, 5]], ...}`.
 from __future__ import annotations
 
 import random
+import re
 
 from PIL import Image, ImageDraw
 
 from visreason.puzzles.base import (
     Puzzle,
     PuzzleError,
-    bfs,
     font,
-    integer_options,
+    normalize,
     require_keys,
     require_question,
     require_size,
     shortest_path,
+    uniform_options,
 )
 
 QUESTION = (
@@ -35,7 +49,14 @@ QUESTION = (
     "number of moves required to go from the starting to the ending configuration?"
 )
 ASKS = "minimum number of moves"  # the phrase that identifies this category's question
-MAX_ANSWER = 6  # the released answers span 1..6
+# The generator's weights (the released records: 11/18/33/38 disks, answers 1..6).
+DISKS, DISK_WEIGHTS = (3, 4, 5, 6), (13, 21, 33, 33)
+ANSWERS, ANSWER_WEIGHTS = (1, 2, 3, 4, 5, 6), (18, 18, 17, 16, 16, 15)
+TARGET_ROD = 2  # every generated path ends in the full tower on the third rod
+OPTION_VALUES = range(1, 7)  # the released options are all in 1..6
+# A fact: "start rod 2: 3 2" or "end rod 1: empty"; the head: "... with 3 rods and 6 disks".
+CLAIM = r"(?<!\w)(start|end) rod (\d+): (empty|\d+(?: \d+)*)"
+HEAD = re.compile(r"with (\d+) rods and (\d+) disks")
 # Disk colours from the smallest (pale peach) to the largest (red), like the released images.
 DISK_COLOURS = [
     (253, 218, 180),
@@ -77,6 +98,35 @@ def neighbours(state: State):
                 yield tuple(rods)
 
 
+def path_to_tower(state: State, rod: int = TARGET_ROD) -> list[State]:
+    """The states of the optimal path from `state` (3 rods) to the full tower on `rod`.
+
+    The largest disk not yet on `rod` must move there once: first the smaller disks go to the
+    third rod, out of its way, then they follow it; the path is unique.
+
+    >>> [s[2] for s in path_to_tower(((2, 1), (), ()))]
+    [(), (), (2,), (2, 1)]
+    """
+    rods = [list(r) for r in state]
+    where = {disk: i for i, r in enumerate(rods) for disk in r}
+    path = [state]
+
+    def gather(largest: int, target: int) -> None:  # disks 1..largest onto `target`
+        for disk in range(largest, 0, -1):
+            source = where[disk]
+            if source != target:
+                gather(disk - 1, 3 - source - target)
+                rods[source].pop()
+                rods[target].append(disk)
+                where[disk] = target
+                path.append(tuple(tuple(r) for r in rods))
+                gather(disk - 1, target)
+                return
+
+    gather(len(where), rod)
+    return path
+
+
 def moves_between(start: State, goal: State) -> list[State]:
     path = shortest_path(start, goal, neighbours)
     if path is None:
@@ -115,22 +165,63 @@ class TowerOfHanoi(Puzzle):
             out += [f"{label} rod {i + 1}: " + (" ".join(map(str, rod)) or "empty") for i, rod in enumerate(state)]
         return out
 
+    def start_state(self, solution: dict) -> dict:
+        start, end = self._states(solution)
+        return {"start_position": [list(r) for r in start], "end_position": [list(r) for r in end]}
+
+    claim_pattern = CLAIM
+
+    def parse(self, text: str) -> dict | None:
+        """The two configurations of a description, or None unless it lists every rod of both,
+        once, with the same disks 1..n (and agrees with its "with R rods and N disks" if stated).
+
+        >>> TowerOfHanoi().parse("Start rod 1: 2 1, start rod 2: empty, start rod 3: empty; "
+        ...                      "end rod 1: 2, end rod 2: 1, end rod 3: empty")
+        {'start_position': [[2, 1], [], []], 'end_position': [[2], [1], []]}
+        """
+        text = normalize(text)
+        rods: dict[str, dict[int, list[int]]] = {"start": {}, "end": {}}
+        for label, rod, disks in re.findall(CLAIM, text):
+            value = [] if disks == "empty" else [int(d) for d in disks.split()]
+            if rods[label].setdefault(int(rod), value) != value:
+                return None  # one rod stated two ways
+        count = len(rods["start"])
+        if any(sorted(r) != list(range(1, count + 1)) for r in rods.values()):
+            return None
+        solution = {f"{label}_position": [r[i] for i in range(1, count + 1)] for label, r in rods.items()}
+        head = HEAD.search(text)
+        if head and (int(head[1]), int(head[2])) != (count, sum(map(len, solution["start_position"]))):
+            return None
+        try:
+            self._states(solution)
+        except PuzzleError:
+            return None
+        return solution
+
     def sample(self, rng: random.Random) -> tuple[dict, str]:
-        """A random start, and an end drawn uniformly among the states exactly d moves away, d uniform in 1..6."""
-        n = rng.choices((3, 4, 5, 6), weights=(11, 18, 33, 38))[0]
-        rods: list[list[int]] = [[], [], []]
-        for disk in range(n, 0, -1):
-            rods[rng.randrange(3)].append(disk)
-        start = tuple(tuple(r) for r in rods)
-        target = rng.randint(1, MAX_ANSWER)
-        layer = sorted(s for s, (_, d) in bfs(start, neighbours, max_depth=target).items() if d == target)
-        end = rng.choice(layer)
-        path = moves_between(start, end)
+        """Start and end d moves apart on one optimal path to the full tower, as the generator draws them
+        (see the module docstring)."""
+        classic = rng.random() < 0.5
+        while True:
+            n = rng.choices(DISKS, DISK_WEIGHTS)[0]
+            moves = rng.choices(ANSWERS, ANSWER_WEIGHTS)[0]
+            rods: list[list[int]] = [list(range(n, 0, -1)), [], []] if classic else [[], [], []]
+            if not classic:
+                for disk in range(n, 0, -1):
+                    rods[rng.randrange(3)].append(disk)
+            path = path_to_tower(tuple(tuple(r) for r in rods))
+            i = rng.randrange(len(path))
+            ends = [j for j in (i + moves, i - moves) if 0 <= j < len(path)]
+            if ends:  # else the path is too short on both sides: the generator draws again
+                break
+        j = rng.choice(ends)
+        segment = path[min(i, j) : max(i, j) + 1]
+        segment = segment if j > i else segment[::-1]
         as_lists = lambda s: [list(rod) for rod in s]  # noqa: E731
         solution = {
-            "start_position": as_lists(start),
-            "end_position": as_lists(end),
-            "moves": [{"position": as_lists(s), "num_moves": i} for i, s in enumerate(path)],
+            "start_position": as_lists(path[i]),
+            "end_position": as_lists(path[j]),
+            "moves": [{"position": as_lists(s), "num_moves": k} for k, s in enumerate(segment)],
         }
         return solution, QUESTION.format(rods=3, disks=n)
 
@@ -163,4 +254,6 @@ class TowerOfHanoi(Puzzle):
         return img
 
     def options(self, answer: str, solution: dict, rng: random.Random) -> list[str]:
-        return integer_options(answer, rng, 1, max(int(answer) + 4, MAX_ANSWER))
+        """The answer and 3 distractors drawn uniformly from 1..6, like the released options (the
+        range widens only to hold an answer outside it)."""
+        return uniform_options(answer, rng, OPTION_VALUES[0], OPTION_VALUES[-1])

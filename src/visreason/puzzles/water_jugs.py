@@ -1,8 +1,23 @@
 """Water jugs: the minimum number of pours from the start amounts to the target amounts, by BFS.
 
-A pour empties the source jug or fills the destination, whichever comes first; water
-is never added or thrown away. The targets are stated in the question; the solver
-reads them from `end` and checks the question agrees.
+State (released keys): `capacities` (litres, largest first), `start` (the litres in each jug,
+left to right, as the image shows them) and `end` (the target amounts, which the question
+states), plus the derived `num_jugs`, `total_water`, `steps` (one shortest pouring sequence)
+and `num_steps`. A pour empties the source jug or fills the destination, whichever comes
+first; water is never added or thrown away. The solver reads the targets from the question
+(from `end` when the question states none) and checks that the two agree.
+
+Sampling follows the AlgoPuzzleVQA generator (declare-lab/LLM-PuzzleTest,
+`AlgoPuzzleVQA/generation/water_jugs.py`) in the limit of many capacity draws: 3, 4 or 5 jugs
+(a third each, as its pools of 34/33/33 give), distinct capacities from 1..14, a total from the
+largest capacity to the sum of all (so there is always at least as much water as the largest
+jug holds), and a start and a target drawn uniformly and independently among all the ways
+to hold that total, kept when they differ and are at most 4 pours apart. The generator pairs
+at most 20 starts with 20 targets per capacity draw, so a draw whose total can be held in m
+ways weighs (min(m, 20) / m)^2 per pair in its pool; a draw is kept with probability
+min(m, 20)^2 / 400 to weigh the same. What differs: a seeded `random.Random`, no finite pool
+of 20 capacity draws, and duplicates are left to the caller. The generator writes no options;
+ours are drawn like the released ones, uniformly from 1..6.
 
 >>> WaterJugs().solve({"num_jugs": 3, "capacities": [8, 5, 3], "total_water": 8, "start": [8, 0, 0], "end": [4, 4, 0]},
 ...                   "What is the minimum number of water pouring steps required to achieve the objective?")
@@ -21,11 +36,12 @@ from visreason.puzzles.base import (
     PuzzleError,
     bfs,
     font,
-    integer_options,
+    normalize,
     require_keys,
     require_question,
     require_size,
     shortest_path,
+    uniform_options,
 )
 
 QUESTION = (
@@ -37,30 +53,62 @@ QUESTION = (
     "number of water pouring steps required to achieve the objective?"
 )
 ASKS = "minimum number of water pouring steps"  # the phrase that identifies this category's question
-TARGET_RE = re.compile(r"reach the amounts of ([\d, ]+) litres")
-MAX_ANSWER = 4  # the released answers span 1..4
+TARGET_RE = re.compile(r"reach the amounts of ([\d, ]+) litres")  # in the normalised question
+# The generator's draws: jug counts, distinct capacities, answers up to 4 pours, 20 x 20 pairs per draw.
+JUG_COUNTS, CAPACITIES, MAX_ANSWER, PAIRS = (3, 4, 5), range(1, 15), 4, 20
+OPTION_VALUES = range(1, 7)  # the released options are all in 1..6
 WATER = (166, 166, 255)
+CLAIM = r"(?<!\w)jug \d+: \d+ litres"  # a fact: "jug 2: 5 litres"
+JUG_LINE = re.compile(r"(?<!\w)jug (\d+): (\d+) litres \(capacity (\d+) litres\)")
+HEAD = re.compile(r"(?<!\w)(\d+) jugs(?!\w)")
 
 State = tuple[int, ...]
 
 
-def parse_state(solution: dict) -> tuple[State, State, State]:
-    """Validated (capacities, start, end)."""
-    require_keys(solution, ["capacities", "start", "end"], "water_jugs")
-    caps, start, end = (solution[k] for k in ("capacities", "start", "end"))
+def _amounts(value, key: str, n: int) -> State:
+    if not isinstance(value, list) or len(value) != n or any(type(x) is not int or x < 0 for x in value):
+        raise PuzzleError(f"water_jugs: {key!r} must be {n} non-negative integers, got {value!r}")
+    return tuple(value)
+
+
+def parse_state(solution: dict) -> tuple[State, State]:
+    """Validated (capacities, start): what the image shows."""
+    require_keys(solution, ["capacities", "start"], "water_jugs")
+    caps = solution["capacities"]
+    if not isinstance(caps, list):
+        raise PuzzleError(f"water_jugs: 'capacities' must be a list of non-negative integers, got {caps!r}")
     n = solution.get("num_jugs", len(caps))
-    for key, v in (("capacities", caps), ("start", start), ("end", end)):
-        if not isinstance(v, list) or len(v) != n or any(not isinstance(x, int) or x < 0 for x in v):
-            raise PuzzleError(f"water_jugs: {key!r} must be {n} non-negative integers, got {v!r}")
-    for key, v in (("start", start), ("end", end)):
-        if any(a > c for a, c in zip(v, caps)):
-            raise PuzzleError(f"water_jugs: {key!r} {v} overflows the capacities {caps}")
-    if sum(start) != sum(end) or sum(start) != solution.get("total_water", sum(start)):
-        raise PuzzleError(f"water_jugs: start {start} and end {end} hold different total water")
-    return tuple(caps), tuple(start), tuple(end)
+    caps, start = _amounts(caps, "capacities", n), _amounts(solution["start"], "start", n)
+    if any(a > c for a, c in zip(start, caps)):
+        raise PuzzleError(f"water_jugs: 'start' {list(start)} overflows the capacities {list(caps)}")
+    if sum(start) != solution.get("total_water", sum(start)):
+        raise PuzzleError(f"water_jugs: 'start' {list(start)} does not hold 'total_water' {solution['total_water']}")
+    return caps, start
+
+
+def target(solution: dict, question: str) -> State:
+    """The validated target amounts: the question's, which must agree with `end` if both are there."""
+    caps, start = parse_state(solution)
+    m = TARGET_RE.search(normalize(question))
+    stated = tuple(int(x) for x in m.group(1).replace(",", " ").split()) if m else None
+    if "end" in solution:
+        end = _amounts(solution["end"], "end", len(caps))
+        if stated is not None and stated != end:
+            raise PuzzleError(f"water_jugs: question targets {list(stated)} but 'end' is {list(end)}")
+    elif stated is None:
+        raise PuzzleError("water_jugs: solution is missing key 'end' and the question states no target amounts")
+    else:
+        end = _amounts(list(stated), "the question's target amounts", len(caps))
+    if any(a > c for a, c in zip(end, caps)):
+        raise PuzzleError(f"water_jugs: 'end' {list(end)} overflows the capacities {list(caps)}")
+    if sum(end) != sum(start):
+        raise PuzzleError(f"water_jugs: start {list(start)} and end {list(end)} hold different total water")
+    return end
 
 
 def pours(caps: State, state: State):
+    """Every state one pour away, in the generator's order (source, then destination, left to right),
+    so that the breadth-first path found is the one it stores."""
     for i, a in enumerate(state):
         for j, b in enumerate(state):
             if i != j and a > 0 and b < caps[j]:
@@ -78,44 +126,103 @@ def shortest_steps(caps: State, start: State, goal: State) -> list[State]:
     return path
 
 
+def fill_counts(caps: State, total: int) -> list[list[int]]:
+    """`ways[i][w]`: in how many ways jugs i, i+1, ... can hold w litres (0 <= w <= total).
+
+    >>> fill_counts((2, 1), 2)[0]  # 2 litres in jugs of 2 and 1: (2, 0) or (1, 1)
+    [1, 2, 2]
+    """
+    ways = [[0] * (total + 1) for _ in range(len(caps))] + [[1] + [0] * total]
+    for i in range(len(caps) - 1, -1, -1):
+        for w in range(total + 1):
+            ways[i][w] = sum(ways[i + 1][w - a] for a in range(min(caps[i], w) + 1))
+    return ways
+
+
+def random_fill(rng: random.Random, caps: State, total: int, ways: list[list[int]]) -> State:
+    """One of the `ways[0][total]` ways to hold `total` litres, uniformly: jug by jug, each amount
+    weighted by the number of ways the jugs after it can hold the rest."""
+    amounts, left = [], total
+    for i, cap in enumerate(caps):
+        pick = rng.randrange(ways[i][left])
+        for a in range(min(cap, left) + 1):
+            pick -= ways[i + 1][left - a]
+            if pick < 0:
+                break
+        amounts.append(a)
+        left -= a
+    return tuple(amounts)
+
+
 class WaterJugs(Puzzle):
     name = "water_jugs"
 
     def solve(self, solution: dict, question: str) -> str:
-        caps, start, end = parse_state(solution)
+        caps, start = parse_state(solution)
         require_question(question, ASKS, self.name)
-        if m := TARGET_RE.search(question):
-            stated = tuple(int(x) for x in m.group(1).split(","))
-            if stated != end:
-                raise PuzzleError(f"water_jugs: question targets {list(stated)} but 'end' is {list(end)}")
-        return str(len(shortest_steps(caps, start, end)) - 1)
+        return str(len(shortest_steps(caps, start, target(solution, question))) - 1)
 
     def describe(self, solution: dict) -> str:
-        caps, _, _ = parse_state(solution)
+        caps, _ = parse_state(solution)
         head = f"{len(caps)} jugs, listed from left to right, with the water each holds now:"
         return "\n".join([head] + [f"{fact} (capacity {c} litres)" for fact, c in zip(self.facts(solution), caps)])
 
     def facts(self, solution: dict) -> list[str]:
-        _, start, _ = parse_state(solution)
+        _, start = parse_state(solution)
         return [f"jug {i + 1}: {a} litres" for i, a in enumerate(start)]
 
+    def start_state(self, solution: dict) -> dict:
+        """The capacities and the start amounts (the targets are in the question)."""
+        caps, start = parse_state(solution)
+        return {"capacities": list(caps), "start": list(start)}
+
+    claim_pattern = CLAIM
+
+    def parse(self, text: str) -> dict | None:
+        """Capacities and start amounts from "jug i: a litres (capacity c litres)" lines, or None unless
+        they state jugs 1..n once each, within capacity (and agree with "n jugs" if stated).
+
+        >>> WaterJugs().parse("Jug 1: 3 litres (capacity 5 litres), jug 2: 0 litres (capacity 2 litres)")
+        {'num_jugs': 2, 'capacities': [5, 2], 'total_water': 3, 'start': [3, 0]}
+        """
+        text = normalize(text)
+        jugs: dict[int, tuple[int, int]] = {}
+        for i, amount, cap in JUG_LINE.findall(text):
+            if jugs.setdefault(int(i), (int(amount), int(cap))) != (int(amount), int(cap)):
+                return None  # one jug stated two ways
+        n = len(jugs)
+        head = HEAD.search(text)
+        if n == 0 or sorted(jugs) != list(range(1, n + 1)) or (head and int(head[1]) != n):
+            return None
+        start, caps = ([jugs[i][k] for i in range(1, n + 1)] for k in (0, 1))
+        solution = {"num_jugs": n, "capacities": caps, "total_water": sum(start), "start": start}
+        try:
+            parse_state(solution)
+        except PuzzleError:
+            return None
+        return solution
+
     def sample(self, rng: random.Random) -> tuple[dict, str]:
-        """Distinct capacities, a random fill, and a target exactly d pours away (d uniform in 1..4)."""
+        """Capacities, a total and a (start, target) pair 1..4 pours apart, drawn as the generator
+        draws them (see the module docstring)."""
+        n = rng.choice(JUG_COUNTS)
         while True:
-            n = rng.randint(3, 5)
-            caps = tuple(sorted(rng.sample(range(1, 15), n), reverse=True))
-            total = rng.randint(max(caps[0] // 2, 2), sum(caps) - 1)
-            start = _random_fill(rng, caps, total)
-            target = rng.randint(1, MAX_ANSWER)
-            layer = sorted(
-                s
-                for s, (_, d) in bfs(start, lambda state, caps=caps: pours(caps, state), max_depth=target).items()
-                if d == target
-            )
-            if layer:
+            caps = tuple(sorted(rng.sample(CAPACITIES, n), reverse=True))
+            total = rng.randint(caps[0], sum(caps))
+            ways = fill_counts(caps, total)
+            kept = min(ways[0][total], PAIRS)
+            if rng.randrange(PAIRS * PAIRS) >= kept * kept:
+                continue  # the weight of this capacity draw's pairs in the generator's pool
+            start, end = random_fill(rng, caps, total, ways), random_fill(rng, caps, total, ways)
+            if start == end:
+                continue
+            seen = bfs(start, lambda state, caps=caps: pours(caps, state), goal=end, max_depth=MAX_ANSWER)
+            if end in seen:
                 break
-        end = rng.choice(layer)
-        steps = shortest_steps(caps, start, end)
+        steps = [end]
+        while seen[steps[-1]][0] is not None:
+            steps.append(seen[steps[-1]][0])
+        steps.reverse()
         solution = {
             "num_jugs": n,
             "capacities": list(caps),
@@ -130,7 +237,7 @@ class WaterJugs(Puzzle):
 
     def render(self, solution: dict, size: int) -> Image.Image:
         require_size(size, self.name)
-        caps, start, _ = parse_state(solution)
+        caps, start = parse_state(solution)
         n, top = len(caps), max(caps) + 1
         img = Image.new("RGB", (size, size), "white")
         draw = ImageDraw.Draw(img)
@@ -157,15 +264,9 @@ class WaterJugs(Puzzle):
         return img
 
     def options(self, answer: str, solution: dict, rng: random.Random) -> list[str]:
-        return integer_options(answer, rng, 1, max(int(answer) + 3, 6))
-
-
-def _random_fill(rng: random.Random, caps: State, total: int) -> State:
-    """`total` litres poured one litre at a time into random non-full jugs."""
-    amounts = [0] * len(caps)
-    for _ in range(total):
-        amounts[rng.choice([i for i, c in enumerate(caps) if amounts[i] < c])] += 1
-    return tuple(amounts)
+        """The answer and 3 distractors drawn uniformly from 1..6, like the released options (the
+        range widens only to hold an answer outside it)."""
+        return uniform_options(answer, rng, OPTION_VALUES[0], OPTION_VALUES[-1])
 
 
 def _vertical_text(img: Image.Image, text: str, font: ImageFont.FreeTypeFont, centre: tuple[int, int]) -> None:
