@@ -146,3 +146,11 @@ def test_cli_builds_the_warmed_model_and_prints_its_start(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "after the warm-up, vanilla prompt: accuracy" in out
     assert read_json(tmp_path / "model" / "visreason_model.json")["warmup"]["recipe"]["steps"] == 4
+
+
+def test_the_warm_up_shows_no_prompt_with_an_example_description():
+    # An example description names another state (another colour on the probe): in the pool, it
+    # taught the tiny model wrong answers (docs/lab.md).
+    shown = {p.design for p in make_puzzles(settings(), 0, 64, "train")}
+    assert shown and all("{form}" not in DESIGNS[d].prompt for d in shown)
+    assert "fact_f1" in DESIGNS and "fact_f1" not in shown
