@@ -40,11 +40,14 @@ STEPS = 25  # GRPO steps per arm (the lab trains 50)
 TRAIN_PUZZLES = 64
 EVAL_PUZZLES = 128
 SEED = 0
-# Margins (probability units), from the spread over seeds 0-5 measured in docs/lab.md.
-ACCURACY_OVER_RANDOM = 0.25
-IMAGE_OVER_BLANK = 0.25
-BLANK_ABOVE_CHANCE = 0.15  # blank accuracy may exceed chance (0.25) by at most this
-REASONING_TAG_RISE = 0.2
+# Margins (probability units), from the spread over seeds 0-5 (docs/lab.md): the accuracy gaps vary
+# widely between seeds (their smallest, seed 4: 0.22 over random, 0.11 over blank), so their margins
+# sit about 2 standard deviations of the seed spread below the mean and still about 2 binomial standard
+# errors of a 128-puzzle difference above zero; the tag rise varies little and gets a tight margin.
+ACCURACY_OVER_RANDOM = 0.1
+IMAGE_OVER_BLANK = 0.1
+BLANK_ABOVE_CHANCE = 0.1  # blank accuracy may exceed chance (0.25) by at most this (seen: at most 0.20)
+REASONING_TAG_RISE = 0.3
 
 
 def lab_params() -> dict:
@@ -68,7 +71,7 @@ def measure_arm(model_dir: Path, design: str, puzzles, settings: WarmupSettings,
     return out
 
 
-PROMPTS = {"only_accuracy": "only_accuracy", "no_accuracy": "no_accuracy", "random": "mixture"}
+ARMS = ("only_accuracy", "no_accuracy", "random")
 
 
 def arm(name: str, root: Path, seed: int) -> dict:
@@ -77,9 +80,7 @@ def arm(name: str, root: Path, seed: int) -> dict:
     settings = WarmupSettings.from_params(params["model"]["warmup"])
     model, data, out = root / "model", root / "train", root / name
     run_train(params, reward=name, seed=seed, data=data, model=model, out=out)
-    return measure_arm(
-        out / "final", PROMPTS[name], make_puzzles(settings, seed, EVAL_PUZZLES, "measure"), settings, seed
-    )
+    return measure_arm(out / "final", name, make_puzzles(settings, seed, EVAL_PUZZLES, "measure"), settings, seed)
 
 
 def base(root: Path, seed: int) -> dict:
@@ -97,7 +98,7 @@ def lab_statistics(root: Path, seed: int) -> dict:
         data = pool.submit(build_dataset, params, "train", root / "train")
         build_tiny_model(root / "model", seed=seed, warm_up=partial(warm_up, settings=settings, seed=seed))
         data.result()
-        jobs = {name: pool.submit(arm, name, root, seed) for name in PROMPTS}
+        jobs = {name: pool.submit(arm, name, root, seed) for name in ARMS}
         jobs["base"] = pool.submit(base, root, seed)
         m = {name: job.result() for name, job in jobs.items()}
     acc, b = m["only_accuracy"], m["base"]
