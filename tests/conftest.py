@@ -61,7 +61,7 @@ def small_eval_dataset(tmp_path_factory) -> Path:
     from visreason.data import build_dataset
     from visreason.params import load_params
 
-    params = load_params()
+    params = load_params(scale="smoke")
     params["data"]["eval"]["per_category"] = 1
     out = tmp_path_factory.mktemp("eval-data") / "data"
     build_dataset(params, "eval", out)

@@ -222,7 +222,7 @@ def cli_setup(tmp_path_factory):
     from visreason.params import load_params
 
     root = tmp_path_factory.mktemp("claude")
-    params = load_params()
+    params = load_params(scale="smoke")
     params["data"]["eval"]["per_category"] = 1
     build_dataset(params, "eval", root / "data")
     raw = yaml.safe_load(DEFAULT_PARAMS.read_text())

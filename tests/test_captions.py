@@ -17,7 +17,7 @@ from visreason.puzzles import CATEGORIES
 
 @pytest.fixture(scope="module")
 def params():
-    p = load_params()
+    p = load_params(scale="smoke")
     p["captions"] |= {"max_new_tokens": 6, "batch_size": 5}
     return p
 

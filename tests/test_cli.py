@@ -104,7 +104,7 @@ def test_config_show_prints_a_training_jobs_settings(tmp_path, capsys):
     raw["rewards"]["mixture"] = {"learning_rate": 0.25, "lora": {"r": 4}}
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(raw))
-    assert main(["config", "show", "--reward", "mixture", "--params", str(params)]) == 0
+    assert main(["config", "show", "--reward", "mixture", "--params", str(params), "--scale", "smoke"]) == 0
     shown = yaml.safe_load(capsys.readouterr().out)["train"]
     assert shown == {**raw["train"], "learning_rate": 0.25, "lora": {**raw["train"]["lora"], "r": 4}}
     assert main(["config", "show", "--reward", "vanilla", "--params", str(params), "--scale", "paper"]) == 0
@@ -141,6 +141,7 @@ def test_a_wheel_install_runs_help_and_data_build(tmp_path):
     raw = yaml.safe_load(DEFAULT_PARAMS.read_text())
     raw["data"].update(image_size=64, workers=1)
     raw["data"]["eval"]["per_category"] = 1
+    raw["scale"] = "smoke"  # the nine real categories, one puzzle each
     (work / "params.yaml").write_text(yaml.safe_dump(raw))
     env = {
         **os.environ,

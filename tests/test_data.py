@@ -34,7 +34,7 @@ from visreason.puzzles.base import Puzzle
 from visreason.records import RECORD_FIELDS, load_records
 from visreason.released import huggingface_rows
 
-STUDY9 = all_categories(load_params())
+STUDY9 = all_categories(load_params(scale="smoke"))
 
 
 class Toy(Puzzle):
@@ -86,7 +86,7 @@ class Crash(Toy):
 
 def params_for(counts: dict[str, int] | None = None, **data) -> dict:
     """The repository's params with a small training preset and small images."""
-    params = copy.deepcopy(load_params())
+    params = copy.deepcopy(load_params(scale="smoke"))
     params["data"].update({"image_size": 64, "workers": 1, **data})
     if counts is not None:
         params["data"]["train"]["presets"]["test"] = counts
@@ -189,7 +189,7 @@ def test_interrupted_build_leaves_nothing_that_looks_complete(monkeypatch, tmp_p
 
 
 def test_presets():
-    smoke = train_counts(load_params())
+    smoke = train_counts(load_params(scale="smoke"))
     assert set(smoke) == {"clock", "maze", "move_box", "n_queens"} and all(n >= 8 for n in smoke.values())
     paper = load_params(scale="paper")
     assert train_counts(paper) == {"clock": 2000, "maze": 2000, "move_box": 2000, "n_queens": 2000}
@@ -447,7 +447,9 @@ def test_cli_build_preview_verify(tmp_path, capsys):
         tmp_path, lambda p: (p["data"].update(image_size=64), p["data"]["eval"].update(per_category=1))
     )
     out = tmp_path / "eval"
-    assert main(["data", "build", "--split", "eval", "--out", str(out), "--params", str(params)]) == 0
+    assert (
+        main(["data", "build", "--split", "eval", "--out", str(out), "--params", str(params), "--scale", "smoke"]) == 0
+    )
     assert main(["data", "verify", "--data", str(out)]) == 0
     assert (
         main(["data", "preview", "--data", str(out), "--out", str(tmp_path / "sheet.png"), "--per-category", "1"]) == 0

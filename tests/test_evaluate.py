@@ -87,7 +87,7 @@ def score_all(records, answers):
 
 
 def test_gold_answers_score_100_and_shuffled_answers_score_chance(released):
-    params = load_params()
+    params = load_params(scale="smoke")
     cats = params["categories"]
     gold = accuracy_summary(
         score_all(released, [r["answer"] for r in released]), cats["in_domain"], cats["out_of_domain"]
@@ -127,7 +127,7 @@ def test_empty_and_answerless_completions_score_zero_and_are_counted():
     ]
     samples = [score_sample(rec, "p", g, "vanilla") for g in gens]
     assert [s["correct"] for s in samples] == [False] * 3 and [s["extracted"] for s in samples] == [None] * 3
-    metrics = compute_metrics(samples, load_params(), {})
+    metrics = compute_metrics(samples, load_params(scale="smoke"), {})
     assert metrics["n_empty"] == 1 and metrics["n_no_answer"] == 3
     assert metrics["accuracy"]["per_category"]["clock"]["accuracy"] == 0.0
 
@@ -275,7 +275,7 @@ def test_description_fidelity_per_sample_and_per_category():
 
 @pytest.fixture(scope="module")
 def params():
-    p = load_params()
+    p = load_params(scale="smoke")
     p["evaluate"] |= {"max_new_tokens": 6, "batch_size": 4}
     p["captions"] |= {"max_new_tokens": 6, "batch_size": 4}
     return p

@@ -127,7 +127,12 @@ def test_m5_training_refuses_a_flipped_byte_too(model_copy, small_eval_dataset, 
     weights.write_bytes(bytes(data))
     with pytest.raises(VisreasonError, match=f"model file {weights} does not match its sha256"):
         run_train(
-            load_params(), reward="vanilla", seed=0, data=small_eval_dataset, model=model_copy, out=tmp_path / "o"
+            load_params(scale="smoke"),
+            reward="vanilla",
+            seed=0,
+            data=small_eval_dataset,
+            model=model_copy,
+            out=tmp_path / "o",
         )
     assert not (tmp_path / "o").exists()
 

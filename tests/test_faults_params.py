@@ -18,6 +18,7 @@ TEXT = DEFAULT_PARAMS.read_text(encoding="utf-8")
 
 def dumped(edit) -> bytes:
     raw = yaml.safe_load(TEXT)
+    raw["scale"] = "smoke"  # the edits below are to the settings below the scales, which smoke keeps
     edit(raw)
     return yaml.safe_dump(raw, sort_keys=False).encode()
 
@@ -46,7 +47,7 @@ def set_to(path: str, value) -> bytes:
     return dumped(edit)
 
 
-SCALE_LINE = TEXT.splitlines().index("scale: smoke") + 1
+SCALE_LINE = next(n for n, line in enumerate(TEXT.splitlines(), 1) if line.startswith("scale: "))
 LR_LINE = next(n for n, line in enumerate(TEXT.splitlines(), 1) if line.startswith("  learning_rate:"))
 BINARY = bytes(range(256))  # the first byte that is not UTF-8 is 0x80, at offset 128, after one newline
 LATIN1 = TEXT.replace("experiment: visreason", "experiment: visr\u00e9ason").encode("latin-1")
@@ -164,6 +165,7 @@ def test_snakemake_accepts_only_a_scale_from_the_command_line(workflow):
 
 def test_in_and_out_of_domain_are_disjoint_and_non_empty_for_every_set_and_preset():
     raw = yaml.safe_load(TEXT)
+    raw["scale"] = "smoke"  # the settings below the scales, which smoke keeps
     for name, preset in itertools.product(raw["categories"]["sets"], raw["data"]["train"]["presets"]):
         raw["categories"]["set"], raw["data"]["train"]["preset"] = name, preset
         cats = resolve(raw)["categories"]

@@ -185,7 +185,7 @@ def test_a_resolution_that_makes_a_prompt_too_long_stops_training(tiny_model, sm
     from visreason.records import load_records
     from visreason.train import run_train
 
-    params = load_params()
+    params = load_params(scale="smoke")
     records = load_records(small_eval_dataset)
     processor = load_processor(tiny_model, **image_resolution(params))
     messages = [build_messages(format_prompt("vanilla", r["question"]), with_image=True) for r in records]

@@ -216,7 +216,7 @@ def built(tmp_path_factory) -> tuple[Path, Path, str]:
     """The fixture's results and its report, built once for the tests that only read it."""
     root = make_results(tmp_path_factory.mktemp("built") / "results")
     out = root.parent / "report"
-    build_report(root, out, load_params())
+    build_report(root, out, load_params(scale="smoke"))
     return root, out, (out / "report.md").read_text()
 
 
@@ -356,19 +356,19 @@ def test_training_heading_is_never_empty(results, tmp_path):
         write(summary, data)
     for state in results.glob("train/*/seed*/checkpoints/*/trainer_state.json"):
         state.unlink()
-    build_report(results, tmp_path / "r1", load_params())
+    build_report(results, tmp_path / "r1", load_params(scale="smoke"))
     md = (tmp_path / "r1/report.md").read_text()
     assert "No training history found: `vanilla` seed 0, `mixture` seed 0" in section(md, "Training curves")
     assert not (tmp_path / "r1/reward_curves.png").exists()
     for path in sorted(results.glob("train/**/*"), reverse=True):
         path.unlink() if path.is_file() else path.rmdir()
-    build_report(results, tmp_path / "r2", load_params())
+    build_report(results, tmp_path / "r2", load_params(scale="smoke"))
     assert "No training run under `train/`" in section((tmp_path / "r2/report.md").read_text(), "Training curves")
 
 
 def test_other_training_data_is_loud(results, tmp_path):
     training(results, "mixture", 0, history(lambda s: 0.01 * s), dataset_manifest_sha256="f" * 64)
-    build_report(results, tmp_path / "r", load_params())
+    build_report(results, tmp_path / "r", load_params(scale="smoke"))
     assert "**OTHER DATA: `mixture` seed 0 was trained on a dataset" in (tmp_path / "r/report.md").read_text()
 
 
@@ -388,7 +388,7 @@ def test_cell_prints_n_only_where_it_differs():
 
 def test_no_metrics_is_an_error_and_leaves_nothing(tmp_path):
     with pytest.raises(VisreasonError, match="no evaluation metrics"):
-        build_report(tmp_path / "results", tmp_path / "report", load_params())
+        build_report(tmp_path / "results", tmp_path / "report", load_params(scale="smoke"))
     assert not (tmp_path / "report").exists()
 
 
@@ -414,7 +414,7 @@ def test_no_metrics_is_an_error_and_leaves_nothing(tmp_path):
 def test_bad_evaluation_files_name_the_file(results, tmp_path, damage, message):
     damage(results / "eval/base/text")
     with pytest.raises(VisreasonError, match=message):
-        build_report(results, tmp_path / "report", load_params())
+        build_report(results, tmp_path / "report", load_params(scale="smoke"))
     assert not (tmp_path / "report").exists()
 
 
@@ -442,14 +442,14 @@ def test_seeds_or_models_on_different_puzzles_are_an_error(results, tmp_path):
     with pytest.raises(
         VisreasonError, match="mixture-seed1/image and .*mixture-seed0/image evaluated different puzzles"
     ):
-        build_report(results, tmp_path / "report", load_params())
+        build_report(results, tmp_path / "report", load_params(scale="smoke"))
 
 
 def test_an_evaluated_puzzle_missing_from_the_records_is_an_error(results, tmp_path):
     records = (results / "data/eval/records.jsonl").read_text().splitlines()
     (results / "data/eval/records.jsonl").write_text("\n".join(records[1:]) + "\n")
     with pytest.raises(VisreasonError, match="evaluated puzzle 'clock-eval-00000' is not in data/eval/records.jsonl"):
-        build_report(results, tmp_path / "report", load_params())
+        build_report(results, tmp_path / "report", load_params(scale="smoke"))
 
 
 def test_cli_one_line_error(tmp_path):
@@ -466,7 +466,18 @@ def test_cli_writes_the_report_and_logs_an_mlflow_run_in_percent(results, tmp_pa
     from mlflow.tracking import MlflowClient
 
     proc = subprocess.run(
-        [sys.executable, "-m", "visreason", "report", "--results", str(results), "--out", str(tmp_path / "r")],
+        [
+            sys.executable,
+            "-m",
+            "visreason",
+            "report",
+            "--results",
+            str(results),
+            "--out",
+            str(tmp_path / "r"),
+            "--scale",
+            "smoke",
+        ],
         capture_output=True,
         text=True,
         env={**os.environ, "MLFLOW_TRACKING_URI": _mlflow_store},
@@ -475,7 +486,7 @@ def test_cli_writes_the_report_and_logs_an_mlflow_run_in_percent(results, tmp_pa
     assert (tmp_path / "r" / "report.md").is_file()
     assert "visreason report: NO UPDATE: `vanilla` seed 0 did not train" in proc.stderr
     client = MlflowClient(_mlflow_store)
-    exp = client.get_experiment_by_name(load_params()["tracking"]["experiment"])
+    exp = client.get_experiment_by_name(load_params(scale="smoke")["tracking"]["experiment"])
     run = client.search_runs([exp.experiment_id], "tags.stage = 'report'", order_by=["start_time DESC"])[0]
     assert run.data.tags["accuracy_unit"] == "percent" and len(run.data.tags["input.train.mixture.seed1"]) == 64
     assert run.data.metrics["accuracy/mixture-seed1/image/mean"] == 40.0
@@ -488,7 +499,7 @@ def test_cli_writes_the_report_and_logs_an_mlflow_run_in_percent(results, tmp_pa
 
 
 def test_the_tables_follow_the_chosen_category_set(results, tmp_path):
-    params = load_params()
+    params = load_params(scale="smoke")
     params["categories"] = {"in_domain": ["clock", "maze"], "out_of_domain": ["water_jugs", "board_tile"]}
     build_report(results, tmp_path / "r", params)
     md = (tmp_path / "r/report.md").read_text()
@@ -506,7 +517,7 @@ def test_the_tables_follow_the_chosen_category_set(results, tmp_path):
 
 
 def test_category_set_names():
-    params = load_params()
+    params = load_params(scale="smoke")
     assert CategorySet.from_params(params).name == "study9"
     params["categories"] = {**params["categories"], "set": "all18"}
     assert CategorySet.from_params(params).name == "all18"

@@ -478,7 +478,7 @@ def test_audit_generates_its_banks_without_the_released_records(tmp_path):
     from visreason.params import load_params
     from visreason.rewards_audit import N_GENERATED, audit, puzzle_banks, to_markdown
 
-    params = load_params()
+    params = load_params(scale="smoke")
     params["data"]["eval"]["local_path"] = str(tmp_path)
     banks, sources = puzzle_banks(params)
     assert set(sources.values()) == {"generated"} and all(len(b) == N_GENERATED for b in banks.values())

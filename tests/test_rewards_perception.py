@@ -332,7 +332,7 @@ def test_random_arm_is_a_fair_coin():
 
 
 def test_build_reward_from_the_params():
-    params = load_params()
+    params = load_params(scale="smoke")
     assert {"fact_f1", "sufficiency", "random"} <= set(params["rewards"])  # in the sweep
     settings = deep_merge(params["train"], params["rewards"]["fact_f1"])
     assert build_reward("fact_f1", settings).weights == DESIGNS["fact_f1"].weights

@@ -29,7 +29,7 @@ import sys
 import mlflow
 from visreason.params import load_params
 from visreason.tracking import start_run
-params = load_params()
+params = load_params(scale="smoke")
 reward, steps = sys.argv[1], int(sys.argv[2])
 with start_run(params, "train", run_name=f"train-{reward}", tags={"reward": reward, "seed": 0}):
     for step in range(steps):
@@ -73,7 +73,7 @@ def test_start_run_tags_params_and_inputs(tmp_path, monkeypatch):
     data = tmp_path / "data"
     data.mkdir()
     (data / "records.jsonl").write_text('{"id": 1}\n')
-    params = load_params()
+    params = load_params(scale="smoke")
     with start_run(
         params,
         "evaluate",
@@ -99,7 +99,7 @@ def test_start_run_tags_params_and_inputs(tmp_path, monkeypatch):
 
 
 def test_tracking_uri_precedence(monkeypatch):
-    params = load_params()
+    params = load_params(scale="smoke")
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     assert tracking_uri(params).startswith("sqlite:///") and tracking_uri(params).endswith("/mlflow.db")
     params["tracking"]["uri"] = "http://tracking:5000"
@@ -136,7 +136,7 @@ def test_parallel_jobs_lose_no_runs_or_metrics(tmp_path, monkeypatch, prepared):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     if prepared:
-        prepare_store(load_params())
+        prepare_store(load_params(scale="smoke"))
     _parallel_jobs(uri, n=6, steps=10)
     client, found = runs(uri)
     assert sorted(r.data.tags["reward"] for r in found) == [f"reward{i}" for i in range(6)]
@@ -147,7 +147,7 @@ def test_parallel_jobs_lose_no_runs_or_metrics(tmp_path, monkeypatch, prepared):
 
 def test_prepare_store_is_idempotent(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")
-    params = load_params()
+    params = load_params(scale="smoke")
     assert prepare_store(params) == prepare_store(params)
 
 

@@ -53,7 +53,7 @@ def data(tmp_path_factory) -> Path:
 
 
 def smoke_params(**train) -> dict:
-    params = load_params()
+    params = load_params(scale="smoke")
     params["train"].update({"max_steps": 2, "max_completion_length": 8, "save_steps": 100, **train})
     return params
 
@@ -377,7 +377,7 @@ def test_per_reward_overrides_merge_over_train():
     from visreason.config import train_settings
     from visreason.params import validate
 
-    params = load_params()
+    params = load_params(scale="smoke")
     params["rewards"]["mixture"] = {"learning_rate": 5e-4, "lora": {"enabled": True}}
     cfg = train_settings(params, "mixture")
     assert cfg["learning_rate"] == 5e-4 and cfg["lora"]["enabled"] and cfg["lora"]["r"] == params["train"]["lora"]["r"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -163,12 +164,16 @@ def _add_data(sub) -> None:
 
 def _model_tiny(args) -> int:
     from visreason.models import build_tiny_model
+    from visreason.warmup import WarmupSettings, warm_up
 
     params = _params(args)
     seed = params["model"]["tiny_seed"] if args.seed is None else args.seed
-    path = build_tiny_model(args.out, seed=seed)
+    settings = WarmupSettings.from_params(params["model"]["warmup"])
+    path = build_tiny_model(args.out, seed=seed, warm_up=partial(warm_up, settings=settings, seed=seed))
     info = read_json(path / "visreason_model.json")
     print(f"tiny model: {path} ({info['parameters']:,} parameters, vocabulary {info['vocab_size']})")
+    for prompt, rates in info["warmup"].get("start", {}).items():
+        print(f"  after the warm-up, {prompt} prompt: " + ", ".join(f"{k} {v}" for k, v in rates.items()))
     return 0
 
 
@@ -177,9 +182,10 @@ def _add_model(sub) -> None:
     actions = _subcommands(parser, "model_command")
     tiny = actions.add_parser(
         "tiny",
-        help="build the tiny offline Qwen2.5-VL (random weights)",
-        description="Build a tiny random-weight Qwen2.5-VL with a locally trained tokenizer, deterministically "
-        "and offline. The --out folder is written atomically, its visreason_model.json last.",
+        help="build the tiny offline Qwen2.5-VL (random weights, then the warm-up of params model.warmup)",
+        description="Build a tiny random-weight Qwen2.5-VL with a locally trained tokenizer, then warm it up "
+        "(params model.warmup; steps 0: none), deterministically and offline. DIR is written atomically; "
+        "DIR/visreason_model.json (with the warm-up's recipe and starting rates) is written last.",
     )
     tiny.add_argument("--out", required=True, metavar="DIR", help="output folder (replaced atomically)")
     tiny.add_argument(

@@ -147,9 +147,14 @@ def train_counts(params: dict) -> dict[str, int]:
 
 
 def eval_counts(params: dict) -> dict[str, int]:
-    """`data.eval.per_category` puzzles of every category in `categories`."""
-    n = params["data"]["eval"]["per_category"]
-    return check_counts({c: n for c in all_categories(params)}, "data.eval.per_category")
+    """`data.eval.per_category` puzzles of every category in `categories`, but `data.eval.counts.<category>`
+    where given (the lab evaluates its probe on many puzzles and the real categories on a few)."""
+    n, counts = params["data"]["eval"]["per_category"], params["data"]["eval"].get("counts", {})
+    cats = all_categories(params)
+    for category in counts:
+        if category not in cats:
+            raise VisreasonError(f"params: 'data.eval.counts.{category}': '{category}' is not in `categories`")
+    return check_counts({c: counts.get(c, n) for c in cats}, "data.eval.per_category")
 
 
 def acceptance(pilot: Counter, pilot_size: int, rate: float) -> dict[str, float]:

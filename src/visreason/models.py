@@ -32,6 +32,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -303,14 +304,18 @@ def _standardise_processor_files(out: Path) -> None:
     write_json(tok_path, tok)
 
 
-def build_tiny_model(out_dir: str | Path, seed: int = 0) -> Path:
+def build_tiny_model(out_dir: str | Path, seed: int = 0, warm_up: Callable[[Path], dict] | None = None) -> Path:
     """Build the tiny random-weight Qwen2.5-VL into `out_dir` (atomically); return its path.
 
+    `warm_up(folder)`, if given, trains the built model in place before the folder is complete
+    (`visreason.warmup`); what it returns is the summary's `warmup`.
     Deterministic: the same seed gives the same bytes. Offline: nothing is downloaded.
     """
     out = Path(out_dir)
     with atomic_dir(out) as tmp:
         summary = _build(tmp, seed)
+        if warm_up is not None:
+            summary["warmup"] = warm_up(tmp)
         files = sorted(p for p in tmp.rglob("*") if p.is_file())
         write_json(
             tmp / "visreason_model.json",

@@ -527,7 +527,7 @@ class Inputs:
     @property
     def modes(self) -> list[str]:
         present = {m for g in self.groups.values() for m in g.runs}
-        return [m for m in (*MODES, "blank") if m in present] + sorted(present - {*MODES, "blank"})
+        return [m for m in MODES if m in present] + sorted(present - set(MODES))
 
     @property
     def base(self) -> Group | None:

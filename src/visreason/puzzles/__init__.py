@@ -17,6 +17,7 @@ from visreason.puzzles.maze import Maze
 from visreason.puzzles.move_box import MoveBox
 from visreason.puzzles.n_queens import NQueens
 from visreason.puzzles.number_slide import NumberSlide
+from visreason.puzzles.probe_colour import ProbeColour
 from visreason.puzzles.rotting_kiwi import RottingKiwi
 from visreason.puzzles.rubiks_cube import RubiksCube
 from visreason.puzzles.think_dot import ThinkDot
@@ -47,6 +48,8 @@ BENCHMARK: tuple[Puzzle, ...] = (
     WoodSlide(),
 )
 ALGOPUZZLEVQA = tuple(p.name for p in BENCHMARK)
-CATEGORIES: dict[str, Puzzle] = {p.name: p for p in BENCHMARK}
+# Lab probes: easy categories a tiny model can learn on a CPU; not AlgoPuzzleVQA, no released records.
+PROBES: tuple[Puzzle, ...] = (ProbeColour(),)
+CATEGORIES: dict[str, Puzzle] = {p.name: p for p in BENCHMARK + PROBES}
 
-__all__ = ["ALGOPUZZLEVQA", "BENCHMARK", "CATEGORIES", "Puzzle"]
+__all__ = ["ALGOPUZZLEVQA", "BENCHMARK", "CATEGORIES", "PROBES", "Puzzle"]
