@@ -81,7 +81,7 @@ wildcard_constraints:
     reward="|".join(REWARDS),
     seed=r"\d+",
     tag="base|[a-z0-9_]+-seed\d+",
-    mode=r"image|text|image\+caption",
+    mode=r"image|text|image\+caption|blank",
     captioner="oracle|model",
 
 
