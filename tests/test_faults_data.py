@@ -94,7 +94,7 @@ def work(tmp_path, monkeypatch):
 def write_params(folder: Path, categories: list[str], trained: dict[str, int], **eval_settings) -> Path:
     """params.yaml evaluating `categories` and training on `trained`, small and single-process,
     logging to an experiment of its own."""
-    raw = yaml.safe_load(DEFAULT_PARAMS.read_text())
+    raw = yaml.safe_load(DEFAULT_PARAMS.read_text()) | {"scale": "smoke"}
     raw["categories"]["sets"]["test"] = categories
     raw["categories"]["set"] = "test"
     raw["data"].update(image_size=64, workers=1)

@@ -26,8 +26,8 @@ from visreason.files import sha256_file
 
 @pytest.fixture(scope="module")
 def params_file(tmp_path_factory) -> Path:
-    """The default params with short generations and batches of 4 (9 puzzles: 3 batches)."""
-    raw = yaml.safe_load(DEFAULT_PARAMS.read_text())
+    """The smoke params (greedy decoding) with short generations and batches of 4 (9 puzzles: 3 batches)."""
+    raw = yaml.safe_load(DEFAULT_PARAMS.read_text()) | {"scale": "smoke"}
     raw["evaluate"] |= {"max_new_tokens": 6, "batch_size": 4}
     raw["captions"] |= {"max_new_tokens": 6, "batch_size": 4}
     path = tmp_path_factory.mktemp("params") / "params.yaml"

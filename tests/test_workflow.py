@@ -241,6 +241,8 @@ def real_project(dest: Path) -> Path:
         src = REPO_ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
     params = yaml.safe_load((dest / "params.yaml").read_text())
+    params["scale"] = "smoke"  # no warm-up, and train's settings as edited here
+    params["scales"]["smoke"] = {}
     params["rewards"] = {"vanilla": {}}
     params["train"].update(max_steps=2, save_steps=1)
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
