@@ -39,7 +39,7 @@ N_GENERATED = 20  # puzzles per category in a bank generated for want of the rel
 ONLY_ACCURACY = "Only-Accuracy scores the answer alone; the format is left to the prompt"
 NO_ACCURACY = "No-Accuracy never looks at correctness"
 FIRST_NUMBER = (
-    "the issue's rule reads the first H:MM / first number of the answer, so a hedge pays only when its first "
+    "the scorer reads the first H:MM / first number of the answer, so a hedge pays only when its first "
     "candidate is right: it cannot raise the expected reward"
 )
 SATURATION = (
