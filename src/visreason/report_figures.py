@@ -127,9 +127,16 @@ def figure_curves(inputs: Inputs, key: str, path: Path) -> bool:
 
 
 def _yerr(ests: list) -> list[list[float]]:
-    """Asymmetric error bars (below, above) in % from estimates with intervals; 0 where missing."""
-    low = [100 * (e.value - e.lo) if e is not None and e.lo is not None else 0.0 for e in ests]
-    high = [100 * (e.hi - e.value) if e is not None and e.hi is not None else 0.0 for e in ests]
+    """Asymmetric error bars (below, above) in % from estimates with intervals; 0 where missing.
+
+    Clamped at 0: at an accuracy of exactly 0 or 1, Wilson's bound lands a rounding error beyond it.
+
+    >>> from visreason.report_inputs import Est
+    >>> _yerr([Est(0.0, 1e-17, 0.1, 36), None])
+    [[0.0, 0.0], [10.0, 0.0]]
+    """
+    low = [max(0.0, 100 * (e.value - e.lo)) if e is not None and e.lo is not None else 0.0 for e in ests]
+    high = [max(0.0, 100 * (e.hi - e.value)) if e is not None and e.hi is not None else 0.0 for e in ests]
     return [low, high]
 
 
