@@ -75,7 +75,7 @@ def reference(tiny_model, data, tmp_path_factory):
 
 
 def _cli(out: Path, data: Path, model: Path, tmp_path: Path, **train) -> int:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = yaml.safe_load((REPO / "params.yaml").read_text()) | {"scale": "smoke"}  # lab overrides train
     params["train"].update({**SETTINGS, "max_completion_length": 8, **train})
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
@@ -269,7 +269,7 @@ def test_a_killed_jobs_run_is_continued_or_marked_killed(reference, tiny_model, 
 def test_sigterm_ends_the_job_cleanly_and_marks_its_run_killed(reference, tiny_model, data, tmp_path):
     """SIGTERM (a scheduler's preemption or time limit) ends the job like Ctrl-C: exit 130, one line."""
     out = tmp_path / "out"
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = yaml.safe_load((REPO / "params.yaml").read_text()) | {"scale": "smoke"}  # lab overrides train
     params["train"].update({**SETTINGS, "max_completion_length": 8})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     argv = ["train", "--reward", "vanilla", "--seed", "0", "--data", str(data), "--model", str(tiny_model)]

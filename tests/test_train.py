@@ -199,7 +199,8 @@ def test_cli_smoke_every_reward(reward, tiny_model, data, tmp_path):
 
 
 def _override(path: Path, train: dict) -> None:
-    params = yaml.safe_load(path.read_text())
+    """The smoke scale (the lab default overrides train's settings) with `train` edited."""
+    params = yaml.safe_load(path.read_text()) | {"scale": "smoke"}
     params["train"].update(train)
     path.write_text(yaml.safe_dump(params))
 
