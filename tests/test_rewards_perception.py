@@ -157,9 +157,15 @@ def test_sufficiency_by_hand():
 
 @pytest.fixture(scope="module")
 def banks(shared_data):
-    """category -> the released (solution, question, answer) triples."""
+    """category -> the released (solution, question, answer) triples; for a probe, which has no
+    released records, 100 generated ones."""
     out = {}
     for category in set(FACT_CATEGORIES) | set(PARSE_CATEGORIES):
+        if category not in ALGOPUZZLEVQA:
+            puzzle, rng = CATEGORIES[category], random.Random(0)
+            drawn = [puzzle.sample(rng) for _ in range(100)]
+            out[category] = [(s, q, str(puzzle.solve(s, q))) for s, q in drawn]
+            continue
         path = shared_data / "data" / f"{category}.json"
         with path.open() as f:
             out[category] = [(r["solution"], r["question"], str(r["answer"])) for r in map(json.loads, f)]
