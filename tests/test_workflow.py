@@ -174,11 +174,13 @@ def test_dvc_repro_reruns_only_the_changed_reward(project):
     params["rewards"]["mixture"] = {"max_steps": 3}
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     status = run(["dvc", "status"], project, env).stdout
-    assert re.findall(r"^(\S+):", status, re.M) == ["train_model-mixture-seed0"]
-    modes = [m.replace("+", "_") for m in load_params()["evaluate"]["modes"]]
-    assert stages_run(run(["dvc", "repro"], project, env).stdout) == sorted(
-        ["train_model-mixture-seed0", *(f"evaluate_model-mixture-seed0-{m}" for m in modes), "report_results"]
-    )
+    defaults = load_params()
+    trainings = [f"train_model-mixture-seed{s}" for s in defaults["seeds"]]
+    assert re.findall(r"^(\S+):", status, re.M) == trainings
+    modes = [m.replace("+", "_") for m in defaults["evaluate"]["modes"]]
+    evaluations = [f"evaluate_model-mixture-seed{s}-{m}" for s in defaults["seeds"] for m in modes]
+    rerun = stages_run(run(["dvc", "repro"], project, env).stdout)
+    assert rerun == sorted([*trainings, *evaluations, "report_results"])
 
 
 def test_the_workflow_profile_applies_to_a_bare_run_and_under_slurm(monkeypatch):
