@@ -181,6 +181,24 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text.lower()).strip()
 
 
+def find_each_once(text, patterns: dict[str, re.Pattern]) -> dict[str, object] | None:
+    """Each pattern's one match in `text` (lower-cased, whitespace collapsed), or None when the text
+    is not a string or a pattern matches other than once: what a `parse` reads a stated fact by.
+
+    >>> find_each_once("A RED  square.", {"colour": re.compile(r"a (\\w+) square")})
+    {'colour': 'red'}
+    >>> find_each_once("a red square, a blue square", {"colour": re.compile(r"a (\\w+) square")}) is None
+    True
+    """
+    if not isinstance(text, str):
+        return None
+    text = " ".join(text.lower().split())
+    found = {key: pattern.findall(text) for key, pattern in patterns.items()}
+    if any(len(v) != 1 for v in found.values()):
+        return None
+    return {key: v[0] for key, v in found.items()}
+
+
 def uniform_options(answer: str, rng: random.Random, low: int, high: int) -> list[str]:
     """The integer answer and 3 distinct distractors drawn uniformly from [low, high] (widened to
     hold the answer), shuffled: how the released options of the integer categories are drawn.

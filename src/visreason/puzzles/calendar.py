@@ -37,7 +37,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from visreason.puzzles.base import Puzzle, PuzzleError, require_keys, require_size
+from visreason.puzzles.base import Puzzle, PuzzleError, find_each_once, require_keys, require_size
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")  # fmt: skip
@@ -195,13 +195,10 @@ class Calendar(Puzzle):
     def parse(self, text: str) -> dict | None:
         """The page a `describe` text states, as the first year from 2001 whose month looks like it
         (the year is not shown; every page occurs within one 400-year Gregorian cycle)."""
-        if not isinstance(text, str):
+        found = find_each_once(text, _FACTS)
+        if found is None:
             return None
-        text = " ".join(text.lower().split())
-        found = {key: pattern.findall(text) for key, pattern in _FACTS.items()}
-        if any(len(v) != 1 for v in found.values()):
-            return None
-        name, (first_name, weekday), (days_name, days) = found["month"][0], found["first"][0], found["days"][0]
+        name, (first_name, weekday), (days_name, days) = found["month"], found["first"], found["days"]
         if not name == first_name == days_name:
             return None
         month, first = MONTHS.index(name.title()) + 1, WEEKDAYS.index(weekday.title())

@@ -22,7 +22,7 @@ import re
 
 from PIL import Image, ImageDraw
 
-from visreason.puzzles.base import Puzzle, PuzzleError, require_keys, require_question, require_size
+from visreason.puzzles.base import Puzzle, PuzzleError, find_each_once, require_keys, require_question, require_size
 
 COLOURS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220), "yellow": (235, 200, 30)}
 GRID = 32  # canvas units per side
@@ -80,17 +80,14 @@ class ProbeColour(Puzzle):
 
     def parse(self, text: str) -> dict | None:
         """The state a `describe` text states: each fact exactly once and a square inside the canvas."""
-        if not isinstance(text, str):
-            return None
-        text = " ".join(text.lower().split())
-        found = {key: pattern.findall(text) for key, pattern in _FACTS.items()}
-        if any(len(v) != 1 for v in found.values()):
+        found = find_each_once(text, _FACTS)
+        if found is None:
             return None
         state = {
-            "colour": found["colour"][0],
-            "side": int(found["side"][0]),
-            "left": int(found["corner"][0][0]),
-            "top": int(found["corner"][0][1]),
+            "colour": found["colour"],
+            "side": int(found["side"]),
+            "left": int(found["corner"][0]),
+            "top": int(found["corner"][1]),
         }
         try:
             square(state)
