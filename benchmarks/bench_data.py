@@ -14,8 +14,12 @@ balancing, dedupe, render, write, manifest) with 1 worker and with 2 workers, si
 side: wall time, the CPU seconds of the parent and of the workers, and the load
 average (on a shared machine, other jobs' share), and checks that both give the same
 manifest; then, from the manifest, how balancing changed each category's most common
-answer. Reference: the released AlgoPuzzleVQA clock script makes about 4 puzzles/s
-on this machine; the target is Diverse-8k in at most 60 s on 2 cores.
+answer. The target is Diverse-8k in at most 60 s on 2 cores.
+
+With `--released-clock PATH` (AlgoPuzzleVQA/generation/clock.py from a checkout of
+declare-lab/LLM-PuzzleTest; it needs matplotlib, numpy and tqdm), the released clock
+generator runs side by side with ours, as shipped (its 100 puzzles, matplotlib, 8 x 8 in
+at 500 dpi, JPEG), in a temporary folder: its puzzles per CPU-second, and ours over it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import io
 import os
 import random
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -70,6 +75,14 @@ def cpu_seconds() -> tuple[float, float]:
     return tuple(u.ru_utime + u.ru_stime for u in usage)
 
 
+def released_clock_rate(script: Path, workdir: Path) -> tuple[int, float]:
+    """(puzzles made, CPU seconds) of the released clock generator, run as shipped in `workdir`."""
+    _, children = cpu_seconds()
+    subprocess.run([sys.executable, str(script.resolve())], cwd=workdir, check=True, capture_output=True)
+    made = len((workdir / "data" / "clock.json").read_text().splitlines())
+    return made, cpu_seconds()[1] - children
+
+
 def build_time(params: dict, workers: int, out: Path) -> tuple[float, float, float, dict]:
     """(wall seconds, CPU seconds of the parent, of its workers, manifest) of one build."""
     params = copy.deepcopy(params)
@@ -92,6 +105,12 @@ def main() -> int:
     )
     parser.add_argument("--no-build", action="store_true", help="part 1 only: skip the Diverse-8k build")
     parser.add_argument(
+        "--released-clock",
+        type=Path,
+        metavar="PATH",
+        help="the released generator's clock.py, to time side by side with ours (default: not run)",
+    )
+    parser.add_argument(
         "--workdir",
         default="results",
         help="where the builds go, on the disk the pipeline writes to (default: %(default)s)",
@@ -106,8 +125,20 @@ def main() -> int:
     print(f"## Puzzles per CPU-second per category, one process, {args.size} px (PNG compress_level={level})\n")
     print("| category | generate | + PNG (encode_png, used) | + PNG (Pillow, baseline) |")
     print("|---|---:|---:|---:|")
+    rates = {}
     for name, bare, ours, pillow in per_category(args.size, args.seconds, level, args.categories):
+        rates[name] = ours
         print(f"| {name} | {bare:.0f} | {ours:.0f} | {pillow:.0f} |", flush=True)
+    if args.released_clock:
+        ours = rates.get("clock") or per_category(args.size, args.seconds, level, ["clock"])[0][2]
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+            made, cpu = released_clock_rate(args.released_clock, Path(tmp))
+        print(
+            f"\nreleased clock generator: {made} puzzles in {cpu:.1f} CPU-s = {made / cpu:.2f}/s; "
+            f"ours (with PNG): {ours:.0f}/s = {ours / (made / cpu):.0f}x",
+            flush=True,
+        )
     if args.no_build:
         return 0
 
