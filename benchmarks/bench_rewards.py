@@ -27,7 +27,7 @@ import random
 import sys
 import time
 
-from visreason import rewards
+from visreason import perception, rewards
 from visreason.puzzles import CATEGORIES
 from visreason.rewards import check_categories, get_reward, score_designs
 
@@ -127,7 +127,7 @@ def best_rate(fn, n: int, repeats: int) -> float:
     """
     best = float("inf")
     for _ in range(repeats):
-        rewards._SOLVED.clear()
+        perception._SOLVED.clear()
         start = time.process_time()
         fn()
         best = min(best, time.process_time() - start)
