@@ -81,7 +81,6 @@ wildcard_constraints:
     reward="|".join(REWARDS),
     seed=r"\d+",
     tag="base|[a-z0-9_]+-seed\d+",
-    mode=r"image|text|image\+caption|blank",
     captioner="oracle|model",
 
 

@@ -252,7 +252,7 @@ def test_evaluate_cli_with_claude_on_loopback(mode, server, cli_setup, tmp_path,
         str(cli_setup / "params.yaml"),
     ]
     assert main([*args, "--out", str(tmp_path / "out")]) == 0
-    samples = [json.loads(line) for line in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
+    samples = [json.loads(line) for line in (tmp_path / "out" / mode / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == len(server.requests) == 9
     assert all(s["completion"].startswith(f"<think>image={mode == 'image'}</think>") for s in samples)
     assert all(s["n_tokens"] == 7 and s["extracted"] is not None for s in samples)
@@ -275,7 +275,7 @@ def test_evaluate_cli_with_a_thinking_row_on_loopback(server, cli_setup, tmp_pat
     bodies = [r["body"] for r in server.requests]
     assert len(bodies) == 9 and all(b["model"] == "claude-test-thinking" for b in bodies)
     assert all(b["thinking"] == {"type": "enabled", "budget_tokens": 1024} for b in bodies)
-    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    metrics = json.loads((tmp_path / "out" / "text" / "metrics.json").read_text())
     assert metrics["model_label"] == "claude-test-thinking (thinking, budget 1024 tokens)"
     assert metrics["decoding"]["thinking"]["budget_tokens"] == 1024 and metrics["decoding"]["temperature"] == 1.0
     assert metrics["backend"] == "anthropic" and metrics["image_resolution"] is None

@@ -299,21 +299,33 @@ def read_samples(out):
     return [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("mode", ["image", "text", "image+caption", "blank"])
-def test_evaluate_tiny_model_all_modes(mode, params, dataset, oracle_captions, tiny_model, tmp_path):
-    out = tmp_path / mode
-    metrics = run_evaluate(
+ALL_MODES = ["image", "text", "image+caption", "blank"]
+
+
+@pytest.fixture(scope="module")
+def all_modes(params, dataset, oracle_captions, tiny_model, tmp_path_factory):
+    """One call evaluating every mode in turn, as the workflow's evaluation job does."""
+    out = tmp_path_factory.mktemp("eval") / "mixture-seed3"
+    results = run_evaluate(
         params,
         model=str(tiny_model),
         data=dataset,
-        mode=mode,
+        modes=ALL_MODES,
         prompt="mixture",
         tag="mixture-seed3",
         out=out,
-        captions=oracle_captions if mode == "image+caption" else None,
+        captions=oracle_captions,
     )
+    return out, results
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+def test_evaluate_tiny_model_all_modes(mode, all_modes, params, dataset, tiny_model):
+    tag_out, results = all_modes
+    out, metrics = tag_out / mode, results[mode]
     samples = read_samples(out)
     assert len(samples) == metrics["n"] == 9 and json.loads((out / "metrics.json").read_text()) == metrics
+    assert metrics["mode"] == mode and (metrics["captions"] is not None) == (mode == "image+caption")
     assert set(metrics["accuracy"]["per_category"]) == set(CATEGORIES9)
     assert metrics["accuracy"]["in_domain"]["categories"] == params["categories"]["in_domain"]
     for s in samples:
@@ -337,6 +349,48 @@ def test_evaluate_tiny_model_all_modes(mode, params, dataset, oracle_captions, t
     runs = mlflow.search_runs(filter_string=f"tags.mode = '{mode}' and tags.reward = 'mixture'", output_format="list")
     assert runs and runs[0].data.tags["seed"] == "3" and runs[0].info.run_name == f"mixture-seed3/{mode}"
     assert "accuracy/mean" in runs[0].data.metrics and "input.data" in runs[0].data.tags
+    assert metrics["mlflow_run_id"] == runs[0].info.run_id  # the report's provenance names it
+
+
+def test_a_mode_alone_samples_what_it_samples_beside_others(all_modes, params, dataset, tiny_model, tmp_path):
+    """The batch seed depends on the puzzles only, so one mode run alone, or in another order,
+    gives the samples it gives in the workflow's multi-mode job."""
+    tag_out, _ = all_modes
+    sampled = params | {"evaluate": params["evaluate"] | {"temperature": 1.0}}
+    alone = run_evaluate(
+        sampled, model=str(tiny_model), data=dataset, modes=["blank"], prompt="mixture", tag="t", out=tmp_path / "a"
+    )
+    pair = run_evaluate(
+        sampled,
+        model=str(tiny_model),
+        data=dataset,
+        modes=["blank", "image"],
+        prompt="mixture",
+        tag="t",
+        out=tmp_path / "b",
+    )
+    reverse = run_evaluate(
+        sampled,
+        model=str(tiny_model),
+        data=dataset,
+        modes=["image", "blank"],
+        prompt="mixture",
+        tag="t",
+        out=tmp_path / "c",
+    )
+    assert alone["blank"]["decoding"]["do_sample"] is True
+    completions = {k: [s["completion"] for s in read_samples(tmp_path / k / "blank")] for k in "abc"}
+    assert completions["a"] == completions["b"] == completions["c"]
+    assert pair["image"]["accuracy"] == reverse["image"]["accuracy"]
+
+
+def test_modes_must_be_distinct_and_known(params, dataset, tiny_model, tmp_path):
+    for modes, message in (([], "one or more distinct modes"), (["image", "image"], "one or more distinct modes")):
+        with pytest.raises(VisreasonError, match=message):
+            run_evaluate(
+                params, model=str(tiny_model), data=dataset, modes=modes, prompt="vanilla", tag="b", out=tmp_path
+            )
+    assert not any(tmp_path.iterdir())
 
 
 def test_evaluate_multiple_choice_shows_options(params, dataset, tiny_model, tmp_path):
@@ -344,37 +398,40 @@ def test_evaluate_multiple_choice_shows_options(params, dataset, tiny_model, tmp
         params,
         model=str(tiny_model),
         data=dataset,
-        mode="text",
+        modes=["text"],
         prompt="vanilla",
         tag="base",
         out=tmp_path,
         answer_format="multiple_choice",
     )
-    assert all("Options: " in s["prompt"] for s in read_samples(tmp_path))
+    assert all("Options: " in s["prompt"] for s in read_samples(tmp_path / "text"))
 
 
 def test_resume_only_generates_the_rest(params, dataset, tiny_model, tmp_path):
-    full = tmp_path / "full"
-    run_evaluate(params, model=str(tiny_model), data=dataset, mode="image", prompt="vanilla", tag="base", out=full)
+    def evaluate(out):  # OUT/image
+        return run_evaluate(
+            params, model=str(tiny_model), data=dataset, modes=["image"], prompt="vanilla", tag="base", out=out.parent
+        )["image"]
+
+    full = tmp_path / "full" / "image"
+    evaluate(full)
     done = read_samples(full)
     # Simulate a kill after 5 samples: settings and part of samples.jsonl written, a last
     # line cut off mid-write, no metrics.json. Marked completions tell redone samples apart.
-    part = tmp_path / "part"
-    part.mkdir()
+    part = tmp_path / "part" / "image"
+    part.mkdir(parents=True)
     shutil.copy(full / "settings.json", part / "settings.json")
     kept = [dict(s, completion="<answer>KEPT</answer>") for s in done[:5]]
     lines = "".join(json.dumps(s) + "\n" for s in kept) + json.dumps(done[5])[:40]
     (part / "samples.jsonl").write_text(lines)
-    metrics = run_evaluate(
-        params, model=str(tiny_model), data=dataset, mode="image", prompt="vanilla", tag="base", out=part
-    )
+    metrics = evaluate(part)
     resumed = {s["id"]: s for s in read_samples(part)}
     assert len(resumed) == len(read_samples(part)) == metrics["n"] == 9
     assert all(resumed[s["id"]]["completion"] == "<answer>KEPT</answer>" for s in kept)
     assert all(resumed[s["id"]] == s for s in done[5:])  # greedy: the rest is what a full run gives
 
     # A finished evaluation rerun starts over; so does one with other settings.
-    run_evaluate(params, model=str(tiny_model), data=dataset, mode="image", prompt="vanilla", tag="base", out=part)
+    evaluate(part)
     assert all("KEPT" not in s["completion"] for s in read_samples(part))
 
 
@@ -477,12 +534,12 @@ def test_evaluate_sizes_the_vllm_context_from_the_longest_prompt(monkeypatch, pa
         params,
         model=str(tiny_model),
         data=dataset,
-        mode="image",
+        modes=["image"],
         prompt="mixture",
         tag="base",
         out=tmp_path,
         backend="vllm",
-    )
+    )["image"]
     longest = metrics["prompt_tokens"]["max"]
     assert (
         metrics["backend"] == "vllm" and fake.engine["max_model_len"] == longest + params["evaluate"]["max_new_tokens"]
@@ -535,7 +592,7 @@ def test_bad_inputs_fail_before_generation(params, dataset, oracle_captions, tin
         with pytest.raises(SystemExit, match="2"):
             main(["evaluate", *common, "--model", str(tiny_model), *bad, "--out", str(out)])
     with pytest.raises(VisreasonError, match="unknown mode 'video'"):
-        run_evaluate(params, model=str(tiny_model), data=dataset, mode="video", prompt="vanilla", tag="base", out=out)
+        run_evaluate(params, model=str(tiny_model), data=dataset, modes=["video"], prompt="vanilla", tag="b", out=out)
 
 
 def test_split_without_descriptions_or_captions_is_refused(params, dataset, oracle_captions, tiny_model, tmp_path):
@@ -547,7 +604,7 @@ def test_split_without_descriptions_or_captions_is_refused(params, dataset, orac
     )
     with pytest.raises(VisreasonError, match="description"):
         run_evaluate(
-            params, model=str(tiny_model), data=bad, mode="text", prompt="vanilla", tag="base", out=tmp_path / "o1"
+            params, model=str(tiny_model), data=bad, modes=["text"], prompt="vanilla", tag="base", out=tmp_path / "o1"
         )
     caps = tmp_path / "caps"
     shutil.copytree(oracle_captions, caps)
@@ -559,7 +616,7 @@ def test_split_without_descriptions_or_captions_is_refused(params, dataset, orac
             params,
             model=str(tiny_model),
             data=dataset,
-            mode="image+caption",
+            modes=["image+caption"],
             captions=caps,
             prompt="vanilla",
             tag="base",

@@ -36,9 +36,11 @@ def params_file(tmp_path_factory) -> Path:
 
 
 def evaluate(capsys, params_file, model, data, out, mode="image", captions=None) -> tuple[int, str]:
-    """`visreason evaluate` as the workflow runs it: (exit status, stderr)."""
+    """`visreason evaluate` as the workflow runs it: (exit status, stderr). `out` is the mode's
+    folder; the command is given its parent, as the workflow gives it results/eval/<tag>."""
+    assert out.name == mode
     args = ["evaluate", "--model", str(model), "--data", str(data), "--mode", mode, "--prompt", "mixture"]
-    args += ["--tag", "base", "--out", str(out), "--params", str(params_file)]
+    args += ["--tag", "base", "--out", str(out.parent), "--params", str(params_file)]
     args += ["--captions", str(captions)] if captions else []
     capsys.readouterr()
     code = main(args)
@@ -57,7 +59,7 @@ def snapshot(folder: Path) -> dict[str, str]:
 def refused(capsys, params_file, model, data, tmp_path, message: str, **kw) -> None:
     """The evaluation fails with exactly `message` on one line, exit 2, no OUTDIR, no MLflow run."""
     before = run_ids()
-    code, err = evaluate(capsys, params_file, model, data, tmp_path / "out", **kw)
+    code, err = evaluate(capsys, params_file, model, data, tmp_path / "out" / kw.get("mode", "image"), **kw)
     assert (code, err) == (2, f"visreason: error: {message}")
     assert not (tmp_path / "out").exists() and run_ids() == before
 
@@ -154,9 +156,9 @@ def test_captions_refuse_a_damaged_model(capsys, params_file, model_copy, small_
 @pytest.fixture(scope="module")
 def interrupted(tiny_model, small_eval_dataset, params_file, tmp_path_factory) -> Path:
     """An evaluation that finished every sample but not metrics.json (as a kill right before it leaves it)."""
-    out = tmp_path_factory.mktemp("interrupted") / "out"
+    out = tmp_path_factory.mktemp("interrupted") / "image"
     assert main(["evaluate", "--model", str(tiny_model), "--data", str(small_eval_dataset), "--mode", "image"] + [
-        "--prompt", "mixture", "--tag", "base", "--out", str(out), "--params", str(params_file)
+        "--prompt", "mixture", "--tag", "base", "--out", str(out.parent), "--params", str(params_file)
     ]) == 0  # fmt: skip
     (out / "metrics.json").unlink()
     return out
@@ -164,7 +166,7 @@ def interrupted(tiny_model, small_eval_dataset, params_file, tmp_path_factory) -
 
 @pytest.fixture
 def resumable(interrupted, tmp_path) -> Path:
-    out = tmp_path / "out"
+    out = tmp_path / "base" / "image"
     shutil.copytree(interrupted, out)
     return out
 
@@ -293,7 +295,7 @@ def test_a_bad_image_names_its_file(capsys, params_file, tiny_model, small_eval_
     corrupt_png_data(data / record["image"])
     load_records(data)  # still passes the dataset check
     before = run_ids()
-    code, err = evaluate(capsys, params_file, tiny_model, data, tmp_path / "out")
+    code, err = evaluate(capsys, params_file, tiny_model, data, tmp_path / "out" / "image")
     assert code == 2 and len(err.splitlines()) == 1
     assert err.startswith(f"visreason: error: cannot read image {data / record['image']}: ") and "BytesIO" not in err
     assert not (tmp_path / "out").exists() and run_ids() == before
@@ -318,7 +320,7 @@ def test_a_failure_mid_run_leaves_a_failed_run_and_a_resumable_outdir(
         return real(self, requests, seed)
 
     monkeypatch.setattr(TransformersBackend, "generate", failing)
-    out = tmp_path / "out"
+    out = tmp_path / "out" / "image"
     before = run_ids()
     code, err = evaluate(capsys, params_file, tiny_model, small_eval_dataset, out)
     assert (code, err.splitlines()[-1]) == (2, "visreason: error: generation failed (injected by the test)")

@@ -147,8 +147,8 @@ def stage_for(job) -> dict:
     cmd = " ".join(job.shellcmd.split())
     if logs:
         cmd = f"mkdir -p {' '.join(logs)} && {cmd}"
-    named_out = dict(job.output.items())
-    metrics = {str(named_out["metrics"])} if "metrics" in named_out else set()
+    named = dict(job.output.items()).get("metrics", [])  # one file, or a list of them
+    metrics = {str(named)} if isinstance(named, str) else set(map(str, named))
     outs: list = [str(p) for p in job.output if str(p) not in metrics]
     params = dict(job.params.items())
     if "checkpoints" in params:

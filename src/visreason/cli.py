@@ -311,11 +311,11 @@ def _add_train(sub) -> None:
 def _evaluate(args) -> int:
     from visreason.evaluate import run_evaluate
 
-    metrics = run_evaluate(
+    results = run_evaluate(
         _params(args),
         model=args.model,
         data=args.data,
-        mode=args.mode,
+        modes=args.mode,
         prompt=args.prompt,
         tag=args.tag,
         out=args.out,
@@ -323,8 +323,9 @@ def _evaluate(args) -> int:
         answer_format=args.answer_format,
         backend=args.backend,
     )
-    acc, n = metrics["accuracy"]["mean"]["accuracy"], metrics["n"]
-    print(f"evaluate {args.tag}/{args.mode}: mean accuracy {acc:.3f} over {n} puzzles -> {args.out}")
+    for mode, metrics in results.items():
+        acc, n = metrics["accuracy"]["mean"]["accuracy"], metrics["n"]
+        print(f"evaluate {args.tag}/{mode}: mean accuracy {acc:.3f} over {n} puzzles -> {Path(args.out) / mode}")
     return 0
 
 
@@ -332,23 +333,29 @@ def _add_evaluate(sub) -> None:
     p = sub.add_parser(
         "evaluate",
         help="score a model (or claude:<model-id>) on a split",
-        description="Generate answers for every puzzle of a split, score them with the rewards' scorer, and write "
-        "samples.jsonl and metrics.json into the --out folder (per-category accuracy with 95% Wilson intervals, "
-        "in/out-of-domain means, reasoning-behaviour rates). Rerunning an interrupted evaluation resumes it.",
+        description="Generate answers for every puzzle of a split in each --mode, score them with the rewards' "
+        "scorer, and write samples.jsonl and metrics.json into <--out>/<mode>/ (per-category accuracy with 95% "
+        "Wilson intervals, in/out-of-domain means, reasoning-behaviour rates). Rerunning an interrupted "
+        "evaluation resumes it.",
     )
     p.add_argument(
         "--model", required=True, metavar="MODEL", help="model folder, or claude:<model-id> for the Anthropic API"
     )
     p.add_argument("--data", required=True, metavar="DIR", help="dataset folder written by `visreason data build`")
     p.add_argument(
-        "--mode", required=True, choices=MODES, help="input: the image, the oracle description, or image and caption"
+        "--mode",
+        required=True,
+        nargs="+",
+        choices=MODES,
+        help="one or more inputs, run in turn with the model loaded once: the image, the oracle description, "
+        "image and caption, or a blank image",
     )
     p.add_argument(
         "--captions", default=None, metavar="DIR", help="`visreason captions` output folder (mode image+caption)"
     )
     p.add_argument("--prompt", required=True, choices=REWARD_DESIGNS, help="reward design whose prompt format to use")
     p.add_argument("--tag", required=True, metavar="TAG", help="run label: base or <reward>-seed<seed>")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder: one subfolder per mode")
     p.add_argument(
         "--answer-format", choices=ANSWER_FORMATS, default=None, help="override params evaluate.answer_format"
     )

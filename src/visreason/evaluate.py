@@ -16,7 +16,8 @@ Images are resized to params' one image resolution (`model.min_pixels`,
 `model.max_pixels`), as in training; the decoding settings each backend applies are
 explicit and recorded (`decoding` in metrics.json).
 
-Outputs, in OUTDIR: `settings.json` (what this evaluation runs with), `samples.jsonl`
+One call evaluates one model in one or more modes (the libraries and the model load once).
+Outputs, in OUTDIR/<mode>/: `settings.json` (what this evaluation runs with), `samples.jsonl`
 (one line per puzzle, appended and flushed batch by batch) and `metrics.json`,
 written last and atomically. While `metrics.json` is absent, `samples.jsonl` may be
 partial: rerunning the same command resumes it without redoing finished samples.
@@ -429,87 +430,112 @@ def run_evaluate(
     *,
     model: str,
     data: str | Path,
-    mode: str,
+    modes: list[str],
     prompt: str,
     tag: str,
     out: str | Path,
     captions: str | Path | None = None,
     answer_format: str | None = None,
     backend: str | None = None,
-) -> dict:
-    """Evaluate `model` on the split in `data`; write OUTDIR/{settings.json,samples.jsonl,metrics.json}."""
+) -> dict[str, dict]:
+    """Evaluate `model` on the split in `data` in each of `modes`, one after another in this
+    process, so that the libraries and the model load once; write
+    OUTDIR/<mode>/{settings.json,samples.jsonl,metrics.json} and one MLflow run per mode.
+    Every mode's inputs are checked before any mode runs. Returns {mode: metrics}."""
     cfg = params["evaluate"]
     answer_format = answer_format or cfg["answer_format"]
     backend = backend or cfg["backend"]
-    if mode not in MODES:
-        raise VisreasonError(f"unknown mode '{mode}' (valid: {', '.join(MODES)})")
+    if not modes or len(set(modes)) != len(modes):
+        raise VisreasonError(f"modes must be one or more distinct modes, got {list(modes)}")
+    for mode in modes:
+        if mode not in MODES:
+            raise VisreasonError(f"unknown mode '{mode}' (valid: {', '.join(MODES)})")
     if answer_format not in ANSWER_FORMATS:
         raise VisreasonError(f"unknown answer format '{answer_format}' (valid: {', '.join(ANSWER_FORMATS)})")
-    if mode == "image+caption" and captions is None:
+    if "image+caption" in modes and captions is None:
         raise VisreasonError("mode image+caption needs --captions (a `visreason captions` output folder)")
     get_design(prompt)
     check_model(model, params)
     data, out = Path(data), Path(out)
     records = load_records(data)
-    caption_map = load_captions(captions) if mode == "image+caption" else None
-    requests = build_prompts(records, data, mode, prompt, answer_format, caption_map)
-    for request in requests:
+    by_id = {r["id"]: r for r in records}
+    caption_map = load_captions(captions) if "image+caption" in modes else None
+    requests = {mode: build_prompts(records, data, mode, prompt, answer_format, caption_map) for mode in modes}
+    for request in (q for qs in requests.values() for q in qs):
         if request.image is not None:
             load_image(request)  # a bad image fails now, naming its file, rather than mid-run
     sampling = Sampling(cfg["max_new_tokens"], cfg["temperature"], cfg["top_p"])
-    measured = measure_prompts(model, requests, params)
-    longest = max(measured) if measured else None
+    measured = {mode: measure_prompts(model, qs, params) for mode, qs in requests.items()}
+    # One backend serves every mode, sized for the longest prompt of any.
+    longest = max((max(m) for m in measured.values() if m), default=None)
 
-    settings = {
-        "model": str(model),
-        "model_label": model_label(model, params),
-        "data": str(data),
-        "mode": mode,
-        "prompt": prompt,
-        "tag": tag,
-        "answer_format": answer_format,
-        "captions": str(captions) if captions else None,
-        "sampling": {
-            "max_new_tokens": sampling.max_new_tokens,
-            "temperature": sampling.temperature,
-            "top_p": sampling.top_p,
-            "seed": cfg["seed"],
-        },
-        "backend": backend_kind(model, backend),
-        "decoding": backend_decoding(model, sampling, params, backend, longest),  # every setting it applies
-        "image_resolution": image_settings(model, params),
-    }
-    by_id = {r["id"]: r for r in records}
-    expected = {r["id"]: q.text for r, q in zip(records, requests)}
-    lengths = dict(zip(by_id, measured)) if measured else {}
-    finished, changed = finished_samples(out, settings, by_id, expected, prompt, lengths)
+    plans = []  # (mode, settings, requests, prompt lengths, finished samples or None)
+    for mode in modes:
+        settings = {
+            "model": str(model),
+            "model_label": model_label(model, params),
+            "data": str(data),
+            "mode": mode,
+            "prompt": prompt,
+            "tag": tag,
+            "answer_format": answer_format,
+            "captions": str(captions) if captions and mode == "image+caption" else None,
+            "sampling": {
+                "max_new_tokens": sampling.max_new_tokens,
+                "temperature": sampling.temperature,
+                "top_p": sampling.top_p,
+                "seed": cfg["seed"],
+            },
+            "backend": backend_kind(model, backend),
+            "decoding": backend_decoding(model, sampling, params, backend, longest),  # every setting it applies
+            "image_resolution": image_settings(model, params),
+        }
+        lengths = dict(zip(by_id, measured[mode])) if measured[mode] else {}
+        expected = {r["id"]: q.text for r, q in zip(records, requests[mode])}
+        finished, changed = finished_samples(out / mode, settings, by_id, expected, prompt, lengths)
+        if finished:
+            left = len(records) - len(finished)
+            print(f"evaluate: resuming {out / mode}: {len(finished)} samples done, {left} to go", file=sys.stderr)
+        if changed:
+            print(f"evaluate: {changed} resumed samples were stored with another score: re-scored", file=sys.stderr)
+        plans.append((mode, settings, requests[mode], lengths, finished))
+
+    pending = any(len(finished or {}) < len(records) for *_, finished in plans)
+    gen = load_backend(model, sampling, params, backend, longest) if pending else None
+    inputs = {"data": data} | ({"model": model} if Path(model).exists() else {})
+    results = {}
+    for mode, settings, mode_requests, lengths, finished in plans:
+        mode_inputs = inputs | ({"captions": captions} if settings["captions"] else {})
+        results[mode] = evaluate_mode(
+            params, gen, records, mode_requests, lengths, finished, settings, mode_inputs, out / mode
+        )
+    return results
+
+
+def evaluate_mode(params, gen, records, requests, lengths, finished, settings, inputs, out: Path) -> dict:
+    """Generate what `finished` lacks of one mode, batch by batch, appending to OUTDIR/samples.jsonl
+    inside this mode's MLflow run; then write metrics.json (with the run's id)."""
+    cfg = params["evaluate"]
+    tag, mode, prompt = settings["tag"], settings["mode"], settings["prompt"]
     done = dict(finished or {})
     pending = [(r, q) for r, q in zip(records, requests) if r["id"] not in done]
-    if done:
-        print(f"evaluate: resuming {out}: {len(done)} samples done, {len(pending)} to go", file=sys.stderr)
-    if changed:
-        print(f"evaluate: {changed} resumed samples were stored with another score: re-scored", file=sys.stderr)
-    gen = load_backend(model, sampling, params, backend, longest) if pending else None
-
     design, seed = split_tag(tag)
     tags = {"reward": design, "seed": "" if seed is None else seed, "mode": mode, "prompt": prompt}
-    inputs = {"data": data} | ({"model": model} if Path(model).exists() else {})
-    inputs |= {"captions": captions} if captions else {}
     logged = {"evaluate": settings | {"batch_size": cfg["batch_size"]}}
-    samples_path = out / "samples.jsonl"
     prepare_outdir(out, settings, finished)
     with start_run(params, "evaluate", f"{tag}/{mode}", inputs=inputs, tags=tags, log_params=logged) as run:
         batch_size = cfg["batch_size"]
         batches = [pending[i : i + batch_size] for i in range(0, len(pending), batch_size)]
-        with open(samples_path, "a", encoding="utf-8") as f:
+        with open(out / "samples.jsonl", "a", encoding="utf-8") as f:
             for batch in progress(batches, desc=f"evaluate {tag}/{mode}"):
+                # The seed depends on the batch's puzzles only: a resumed or a separate run samples alike.
                 seed = cfg["seed"] + zlib.crc32(" ".join(r["id"] for r, _ in batch).encode())
                 outs = gen.generate([q for _, q in batch], seed=seed)
                 scored = [score_sample(r, q.text, g, prompt, lengths.get(r["id"])) for (r, q), g in zip(batch, outs)]
                 append_jsonl(f, scored)
                 done |= {s["id"]: s for s in scored}
         samples = [done[r["id"]] for r in records]
-        metrics = compute_metrics(samples, params, settings)
+        metrics = compute_metrics(samples, params, settings) | {"mlflow_run_id": run.info.run_id}
         log_metrics(run, metrics, out)
         write_json(out / "metrics.json", metrics)
     return metrics

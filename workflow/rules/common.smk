@@ -100,7 +100,7 @@ def eval_inputs(wildcards):
     inputs = {"data": "results/data/eval"}
     if wildcards.tag != BASE_TAG or TINY:
         inputs["model"] = eval_model(wildcards)
-    if wildcards.mode == "image+caption":
+    if "image+caption" in EVAL_MODES:
         inputs["captions"] = f"results/captions/eval/{CAPTION_SOURCE}/summary.json"
     return inputs
 
