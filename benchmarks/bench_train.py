@@ -126,6 +126,7 @@ def instrument_our_layer() -> dict:
     callback, completion tables), measured directly: robust to noise from other processes."""
     import functools
 
+    import visreason.rewards as R
     import visreason.train as T
 
     spent = {"layer": 0.0, "reward": 0.0}
@@ -141,8 +142,7 @@ def instrument_our_layer() -> dict:
 
         return wrapper
 
-    get_reward = T.get_reward
-    T.get_reward = lambda name: timed(timed(get_reward(name), "reward"), "layer", sign=-1)  # not ours
+    R.Reward.__call__ = timed(timed(R.Reward.__call__, "reward"), "layer", sign=-1)  # the reward itself: not ours
     T.RewardFunction.__call__ = timed(T.RewardFunction.__call__, "layer")
     T.RewardFunction.table = timed(T.RewardFunction.table, "layer")
     for name in ("on_log", "on_step_end", "on_save", "on_train_end"):
@@ -211,6 +211,7 @@ def bare_trl(params: dict, args, out: Path, timer) -> dict:
     from trl import GRPOConfig, GRPOTrainer
 
     from visreason import rewards as R
+    from visreason.config import train_settings
     from visreason.models import build_messages, load_processor
     from visreason.records import load_records
     from visreason.train import GRPO_KEYS, _check_settings, _generation_engine, _lora_config
@@ -246,7 +247,7 @@ def bare_trl(params: dict, args, out: Path, timer) -> dict:
     )
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=R.get_reward(args.reward),
+        reward_funcs=R.build_reward(args.reward, train_settings(params, args.reward), seed=0),
         args=config,
         train_dataset=dataset,
         processing_class=load_processor(args.model),
