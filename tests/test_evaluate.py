@@ -265,9 +265,13 @@ def test_description_fidelity_per_sample_and_per_category():
     assert b["fact_precision"] == pytest.approx((1 + 7 / 8 + 7 / 8) / 3)
     # Of the two correct answers with a description, one came from a wrong description.
     assert b["correct_described_n"] == 2 and b["correct_from_wrong_description_rate"] == 0.5
+    # Facts stated: the recall, and 0 for the answer without a description, so every answer counts.
+    assert [f["facts_stated"] for f in flags] == [1, 7 / 8, 7 / 8, 0.0]
+    assert b["facts_stated"] == pytest.approx((1 + 7 / 8 + 7 / 8 + 0) / 4)
     # A prompt that asks for no description is not scored for one.
     vanilla = score_sample(rec, "p", Generation(completions[0], 9, False), "vanilla")
     assert vanilla["behaviour"]["fact_recall"] is None and vanilla["behaviour"]["fact_precision"] is None
+    assert vanilla["behaviour"]["facts_stated"] is None
 
 
 # ------------------------------------------------------------------ the stage on the tiny model

@@ -79,6 +79,7 @@ def sample(cat: str, i: int, correct: bool, design: bool) -> dict:
             "contradiction": None,
             "fact_precision": 0.8 if design else None,
             "fact_recall": (1.0 if i == 0 else 0.5) if design else None,
+            "facts_stated": (1.0 if i == 0 else 0.5) if design else None,  # every answer describes
         },
     }
 
@@ -318,9 +319,10 @@ def test_perception_descriptions_behaviour_captions(report):
     # Correct answers: seed 0 i < 2, seed 1 i < 4 -> 6 per category, 4 of them with recall .5.
     assert desc[7] == Est(4 / 6, *wilson(36, 54), 54).text() + " (n=54)"
     assert row(section(md, "The designs' own descriptions"), "`base`")[3] == "–"  # no description asked
-    assert desc[8] == desc[9] == "–"  # Mixture against itself
+    assert desc[8] == desc[9] == desc[11] == "–"  # Mixture against itself
+    assert desc[10].startswith("55.0 [")  # facts stated over every answer
     other = row(section(md, "The designs' own descriptions"), "`random`")  # the same descriptions as Mixture's
-    assert other[8] == other[9] == "+0.0 (identical on every puzzle)"
+    assert other[8] == other[9] == other[11] == "+0.0 (identical on every puzzle)"
     behaviour = section(md, "Reasoning behaviour")
     assert row(behaviour, "`base` | image")[3] == "40.0 (the same on every puzzle)"
     assert "| eval/model | clock | 4 | 25.0 [" in section(md, "Caption fidelity")

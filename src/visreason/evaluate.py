@@ -177,6 +177,9 @@ def behaviour_flags(
     - `fact_precision`, `fact_recall`: `description_fact_scores` of the completion's
       first <image description> block against the state (`solution`); None when the
       prompt asks for no description, the completion has none, or no solution is given.
+    - `facts_stated`: `fact_recall`, and 0 when the completion has no description: of the
+      puzzle's facts, the share the answer states, defined for every answer to a prompt
+      that asks for a description (so a design that stops describing scores 0, not "–").
     """
     reasoning = reasoning_part(completion)
     sents = tag_free_sentences(reasoning)
@@ -187,10 +190,13 @@ def behaviour_flags(
         answered = kind.search(answer)
         if concluded is not None and answered is not None:
             contradiction = score_answer(concluded, answered.group(0), category) == 0
-    precision = recall = None
-    block = find_block(completion, DESCRIPTION) if DESCRIPTION in get_design(prompt).tags else None
+    precision = recall = stated = None
+    asked = DESCRIPTION in get_design(prompt).tags
+    block = find_block(completion, DESCRIPTION) if asked else None
     if block is not None and solution is not None:
         precision, recall = description_fact_scores(block[2], category, solution)
+    if asked and solution is not None and can_read(CATEGORIES[category], "claims"):
+        stated = 0.0 if recall is None else recall
     return {
         "structure": full_structure(completion, prompt),
         "reflection": REFLECTION.search(completion) is not None,
@@ -198,6 +204,7 @@ def behaviour_flags(
         "contradiction": contradiction,
         "fact_precision": precision,
         "fact_recall": recall,
+        "facts_stated": stated,
     }
 
 
@@ -232,6 +239,7 @@ def behaviour_summary(samples: list[dict]) -> dict:
             "fact_precision": _rate([f["fact_precision"] for f in flags]),
             "fact_recall": _rate([f["fact_recall"] for f in flags]),
             "fact_n": sum(f["fact_recall"] is not None for f in flags),
+            "facts_stated": _rate([f.get("facts_stated") for f in flags]),
             "correct_from_wrong_description_rate": _rate(described),
             "correct_described_n": len(described),
         }

@@ -472,6 +472,8 @@ def descriptions_section(inputs: Inputs) -> str:
         "correct from a wrong description",
         f"fact precision − `{MIXTURE}`",
         f"fact recall − `{MIXTURE}`",
+        "facts stated",
+        f"facts stated − `{MIXTURE}`",
     ]
     mixture = inputs.groups[MIXTURE].runs.get("image", []) if MIXTURE in inputs.groups else []
     rows = []
@@ -492,6 +494,8 @@ def descriptions_section(inputs: Inputs) -> str:
                     wrong_description_share(image, cats),
                     paired(image, mixture, "fact_precision", cats, stratify=False) if versus else None,
                     paired(image, mixture, "fact_recall", cats, stratify=False) if versus else None,
+                    mean_value(image, "facts_stated", cats),
+                    paired(image, mixture, "facts_stated", cats, stratify=False) if versus else None,
                 ],
             )
         )
@@ -506,7 +510,9 @@ def descriptions_section(inputs: Inputs) -> str:
         f"*− `{MIXTURE}`*: the design's fidelity minus Mixture's, in points, paired by puzzle over the puzzles "
         "both described (seeds averaged per puzzle), with a 95% bootstrap interval: whether paying for true facts "
         "(`fact_f1`) or for enough facts (`sufficiency`) makes descriptions more faithful than paying for a "
-        "description tag.\n\n" + _n_table(["model"], header, rows)
+        "description tag. *facts stated*: fact recall over every answer, 0 where the answer has no description, "
+        "so defined even when a design stops describing; its difference from Mixture is paired over all puzzles."
+        "\n\n" + _n_table(["model"], header, rows)
     )
 
 

@@ -300,6 +300,7 @@ VALUES: dict[str, Callable[[dict], float | None]] = {
     "contradiction": _flag("contradiction"),
     "fact_precision": _flag("fact_precision"),
     "fact_recall": _flag("fact_recall"),
+    "facts_stated": _flag("facts_stated"),
 }
 
 
