@@ -36,8 +36,12 @@ if os.environ.get("FAKE_FAIL") == args[0]:
 files = [""] if args[:2] in (["data", "preview"], ["rewards", "audit"]) else {
     "data": ["manifest.json"], "model": ["visreason_model.json"], "captions": ["captions.jsonl", "summary.json"],
     "train": ["final/model.safetensors", "train_summary.json", "checkpoints/checkpoint-1/state"],
-    "evaluate": ["samples.jsonl", "metrics.json"], "report": ["report.md", "accuracy.csv", "reward_curves.csv"],
+    "evaluate": [], "report": ["report.md", "accuracy.csv", "reward_curves.csv"],
 }[args[0]]
+if args[0] == "evaluate":  # --mode M [M ...]: one folder per mode
+    modes = args[args.index("--mode") + 1 :]
+    modes = modes[: next((i for i, a in enumerate(modes) if a.startswith("--")), len(modes))]
+    files = [f"{m}/{name}" for m in modes for name in ("samples.jsonl", "metrics.json")]
 for name in files:
     path = out / name if name else out
     path.parent.mkdir(parents=True, exist_ok=True)
