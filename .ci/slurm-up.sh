@@ -2,7 +2,7 @@
 # Start a single-node SLURM cluster on this machine (for CI; run as root).
 #
 #   bash .ci/slurm-up.sh STATE_DIR    # installs with apt if needed, starts munged, slurmctld, slurmd
-#   bash .ci/slurm-down.sh STATE_DIR  # stops exactly those daemons, by PID
+#   bash .ci/slurm-down.sh STATE_DIR  # stops exactly those daemons, by PID, and removes slurm.conf
 #
 # The node is this machine with its real CPUs and memory (from `slurmd -C`). No
 # accounting (so Snakemake queries job states with squeue, and MinJobAge keeps
