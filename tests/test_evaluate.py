@@ -356,32 +356,18 @@ def test_evaluate_tiny_model_all_modes(mode, all_modes, params, dataset, tiny_mo
     assert metrics["mlflow_run_id"] == runs[0].info.run_id  # the report's provenance names it
 
 
-def test_a_mode_alone_samples_what_it_samples_beside_others(all_modes, params, dataset, tiny_model, tmp_path):
+def test_a_mode_alone_samples_what_it_samples_beside_others(params, dataset, tiny_model, tmp_path):
     """The batch seed depends on the puzzles only, so one mode run alone, or in another order,
     gives the samples it gives in the workflow's multi-mode job."""
-    tag_out, _ = all_modes
     sampled = params | {"evaluate": params["evaluate"] | {"temperature": 1.0}}
-    alone = run_evaluate(
-        sampled, model=str(tiny_model), data=dataset, modes=["blank"], prompt="mixture", tag="t", out=tmp_path / "a"
-    )
-    pair = run_evaluate(
-        sampled,
-        model=str(tiny_model),
-        data=dataset,
-        modes=["blank", "image"],
-        prompt="mixture",
-        tag="t",
-        out=tmp_path / "b",
-    )
-    reverse = run_evaluate(
-        sampled,
-        model=str(tiny_model),
-        data=dataset,
-        modes=["image", "blank"],
-        prompt="mixture",
-        tag="t",
-        out=tmp_path / "c",
-    )
+
+    def evaluate(modes, out):
+        return run_evaluate(
+            sampled, model=str(tiny_model), data=dataset, modes=modes, prompt="mixture", tag="t", out=tmp_path / out
+        )
+
+    alone = evaluate(["blank"], "a")
+    pair, reverse = evaluate(["blank", "image"], "b"), evaluate(["image", "blank"], "c")
     assert alone["blank"]["decoding"]["do_sample"] is True
     completions = {k: [s["completion"] for s in read_samples(tmp_path / k / "blank")] for k in "abc"}
     assert completions["a"] == completions["b"] == completions["c"]
