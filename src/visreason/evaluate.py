@@ -477,27 +477,27 @@ def run_evaluate(
     # One backend serves every mode, sized for the longest prompt of any.
     longest = max((max(m) for m in measured.values() if m), default=None)
 
+    shared = {
+        "model": str(model),
+        "model_label": model_label(model, params),
+        "data": str(data),
+        "prompt": prompt,
+        "tag": tag,
+        "answer_format": answer_format,
+        "sampling": {
+            "max_new_tokens": sampling.max_new_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "seed": cfg["seed"],
+        },
+        "backend": backend_kind(model, backend),
+        "decoding": backend_decoding(model, sampling, params, backend, longest),  # every setting it applies
+        "image_resolution": image_settings(model, params),
+    }
     plans = []  # (mode, settings, requests, prompt lengths, finished samples or None)
     for mode in modes:
-        settings = {
-            "model": str(model),
-            "model_label": model_label(model, params),
-            "data": str(data),
-            "mode": mode,
-            "prompt": prompt,
-            "tag": tag,
-            "answer_format": answer_format,
-            "captions": str(captions) if captions and mode == "image+caption" else None,
-            "sampling": {
-                "max_new_tokens": sampling.max_new_tokens,
-                "temperature": sampling.temperature,
-                "top_p": sampling.top_p,
-                "seed": cfg["seed"],
-            },
-            "backend": backend_kind(model, backend),
-            "decoding": backend_decoding(model, sampling, params, backend, longest),  # every setting it applies
-            "image_resolution": image_settings(model, params),
-        }
+        captioned = captions and mode == "image+caption"
+        settings = shared | {"mode": mode, "captions": str(captions) if captioned else None}
         lengths = dict(zip(by_id, measured[mode])) if measured[mode] else {}
         expected = {r["id"]: q.text for r, q in zip(records, requests[mode])}
         finished, changed = finished_samples(out / mode, settings, by_id, expected, prompt, lengths)

@@ -192,7 +192,7 @@ def find_each_once(text, patterns: dict[str, re.Pattern]) -> dict[str, object] |
     """
     if not isinstance(text, str):
         return None
-    text = " ".join(text.lower().split())
+    text = normalize(text)
     found = {key: pattern.findall(text) for key, pattern in patterns.items()}
     if any(len(v) != 1 for v in found.values()):
         return None
