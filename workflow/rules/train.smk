@@ -40,6 +40,10 @@ rule train_model:
         "logs/train_model/{reward}-seed{seed}.log",
     benchmark:
         "logs/benchmarks/train_model/{reward}-seed{seed}.tsv"
+    # Training is the long chain of the DAG (each run then unlocks its evaluation):
+    # started before the evaluations and captions that are ready beside it, it keeps
+    # every core busy until the last evaluation, instead of leaving a lone run at the end.
+    priority: 1
     conda:
         conda_env("train")
     threads: res("train", "threads")
